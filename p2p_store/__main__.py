@@ -1,0 +1,3 @@
+from p2p_store.cli import main
+
+raise SystemExit(main())

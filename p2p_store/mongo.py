@@ -1,0 +1,223 @@
+"""The MongoDB pool: one ``MongoClient`` per process, and the one place that knows collections,
+their ``$jsonSchema`` validators and their indexes (created idempotently at start-up)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymongo
+from pymongo import ASCENDING, DESCENDING, GEOSPHERE, IndexModel, MongoClient
+from pymongo.database import Database
+from pymongo.monitoring import ConnectionPoolListener
+
+from p2p_store import local
+from p2p_store.settings import Settings, get_settings
+
+PROFILES = "profiles"
+FORUM_POSTS = "forum_posts"
+FORUM_REPLIES = "forum_replies"
+USE_CASES = "use_cases"
+
+ROLES = ["admin", "member", "user"]
+_STR = {"bsonType": "string"}
+_STR_LIST = {"bsonType": "array", "items": {"bsonType": "string"}}
+_INT = {"bsonType": ["int", "long"], "minimum": 0}
+_DATE = {"bsonType": "date"}
+_POINT = {
+    "bsonType": "object",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"enum": ["Point"]},
+        "coordinates": {"bsonType": "array", "minItems": 2, "maxItems": 2,
+                        "items": {"bsonType": ["double", "int", "long"]}},
+    },
+}
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    name: str
+    validator: dict[str, Any]
+    indexes: list[IndexModel] = field(default_factory=list)
+
+
+def _schema(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    return {"$jsonSchema": {"bsonType": "object", "required": required, "properties": properties}}
+
+
+COLLECTIONS: list[CollectionSpec] = [
+    CollectionSpec(
+        PROFILES,
+        _schema(
+            ["_id", "email", "full_name", "role"],
+            {"_id": _STR, "email": _STR, "full_name": {"bsonType": "string", "minLength": 1},
+             "company": _STR, "role": {"enum": ROLES}, "industry": _STR, "city": _STR, "region": _STR,
+             "expertise": _STR_LIST, "bio": _STR, "job_title": _STR, "joined_at": _DATE},
+        ),
+        [IndexModel([("email", ASCENDING)], name="email_unique", unique=True),
+         IndexModel([("role", ASCENDING)], name="role"),
+         IndexModel([("industry", ASCENDING), ("full_name", ASCENDING)], name="industry_name"),
+         IndexModel([("city", ASCENDING)], name="city")],
+    ),
+    CollectionSpec(
+        FORUM_POSTS,
+        _schema(
+            ["_id", "title", "body", "category", "author_id", "status", "created_at", "last_activity_at"],
+            {"_id": _STR, "title": {"bsonType": "string", "minLength": 1, "maxLength": 300},
+             "body": _STR, "category": _STR, "tags": _STR_LIST, "author_id": _STR,
+             "status": {"enum": ["open", "closed"]}, "views": _INT, "upvotes": _INT,
+             "reply_count": _INT, "is_pinned": {"bsonType": "bool"}, "has_best_answer": {"bsonType": "bool"},
+             "created_at": _DATE, "last_activity_at": _DATE},
+        ),
+        [IndexModel([("is_pinned", DESCENDING), ("last_activity_at", DESCENDING), ("_id", DESCENDING)],
+                    name="pinned_activity"),
+         IndexModel([("is_pinned", DESCENDING), ("views", DESCENDING), ("_id", DESCENDING)], name="pinned_views"),
+         IndexModel([("is_pinned", DESCENDING), ("upvotes", DESCENDING), ("_id", DESCENDING)],
+                    name="pinned_upvotes"),
+         IndexModel([("category", ASCENDING), ("last_activity_at", DESCENDING)], name="category_activity"),
+         IndexModel([("tags", ASCENDING)], name="tags"),
+         IndexModel([("author_id", ASCENDING)], name="author"),
+         IndexModel([("created_at", ASCENDING)], name="created")],
+    ),
+    CollectionSpec(
+        FORUM_REPLIES,
+        _schema(
+            ["_id", "post_id", "path", "depth", "author_id", "body", "created_at"],
+            {"_id": _STR, "post_id": _STR, "parent_id": {"bsonType": ["string", "null"]}, "path": _STR,
+             "depth": _INT, "author_id": _STR, "body": {"bsonType": "string", "minLength": 1},
+             "upvotes": _INT, "is_best_answer": {"bsonType": "bool"}, "created_at": _DATE},
+        ),
+        [IndexModel([("post_id", ASCENDING), ("path", ASCENDING)], name="post_path"),
+         IndexModel([("author_id", ASCENDING)], name="author"),
+         IndexModel([("created_at", ASCENDING)], name="created")],
+    ),
+    CollectionSpec(
+        USE_CASES,
+        _schema(
+            ["_id", "slug", "kind", "title", "company", "industry", "city", "region"],
+            {"_id": _STR, "slug": _STR, "kind": {"enum": ["basic", "detailed"]},
+             "title": {"bsonType": "string", "minLength": 1}, "company": _STR, "industry": _STR,
+             "technologies": _STR_LIST, "description": _STR, "city": _STR, "region": _STR,
+             "location": _POINT, "submitted_by": _STR, "created_at": _DATE,
+             "detailed_version_id": {"bsonType": ["string", "null"]},
+             "basic_version_id": {"bsonType": ["string", "null"]}},
+        ),
+        [IndexModel([("location", GEOSPHERE)], name="location_2dsphere"),
+         IndexModel([("slug", ASCENDING)], name="slug_unique", unique=True),
+         IndexModel([("industry", ASCENDING), ("title", ASCENDING)], name="industry_title"),
+         IndexModel([("city", ASCENDING)], name="city"),
+         IndexModel([("region", ASCENDING)], name="region"),
+         IndexModel([("kind", ASCENDING)], name="kind"),
+         IndexModel([("technologies", ASCENDING)], name="technologies"),
+         IndexModel([("created_at", ASCENDING)], name="created")],
+    ),
+]
+COLLECTION_NAMES = [spec.name for spec in COLLECTIONS]
+
+
+class PoolCounter(ConnectionPoolListener):
+    """Counts checked-out connections (pymongo has no public gauge for it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_use = 0
+
+    def _add(self, n: int) -> None:
+        with self._lock:
+            self.in_use = max(self.in_use + n, 0)
+
+    def connection_checked_out(self, event: Any) -> None:
+        self._add(1)
+
+    def connection_checked_in(self, event: Any) -> None:
+        self._add(-1)
+
+    def pool_cleared(self, event: Any) -> None:
+        pass
+
+    def pool_created(self, event: Any) -> None: ...
+    def pool_ready(self, event: Any) -> None: ...
+    def pool_closed(self, event: Any) -> None: ...
+    def connection_created(self, event: Any) -> None: ...
+    def connection_ready(self, event: Any) -> None: ...
+    def connection_closed(self, event: Any) -> None: ...
+    def connection_check_out_started(self, event: Any) -> None: ...
+    def connection_check_out_failed(self, event: Any) -> None: ...
+
+
+_lock = threading.Lock()
+_client: MongoClient | None = None
+_pool_counter = PoolCounter()
+
+
+def make_client(url: str, settings: Settings, *, listener: PoolCounter | None = None) -> MongoClient:
+    """A client with the seed story's pool (max 20, min 5) and bounded waits, so nothing hangs 30 s."""
+    return MongoClient(
+        url,
+        maxPoolSize=settings.mongo_max_pool_size,
+        minPoolSize=settings.mongo_min_pool_size,
+        serverSelectionTimeoutMS=settings.mongo_server_selection_timeout_ms,
+        connectTimeoutMS=min(settings.mongo_server_selection_timeout_ms, 5000),
+        socketTimeoutMS=settings.mongo_timeout_ms,
+        appname="p2p-explorer",
+        tz_aware=True,
+        event_listeners=[listener] if listener else [],
+    )
+
+
+def get_client(settings: Settings | None = None) -> MongoClient:
+    """The process-wide client (starts the embedded server if ``MONGODB_URL`` is unset)."""
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                settings = settings or get_settings()
+                _client = make_client(local.mongodb_url(settings), settings, listener=_pool_counter)
+    return _client
+
+
+def get_db(settings: Settings | None = None) -> Database:
+    settings = settings or get_settings()
+    return get_client(settings)[settings.mongodb_db]
+
+
+def close_client() -> None:
+    global _client
+    with _lock:
+        if _client is not None:
+            _client.close()
+        _client = None
+        _pool_counter.in_use = 0
+
+
+def ping(db: Database | None = None) -> str:
+    """A ``ping`` round trip; returns the server version."""
+    db = db if db is not None else get_db()
+    db.client.admin.command("ping")
+    return str(db.client.server_info().get("version", "?"))
+
+
+def pool_status(settings: Settings | None = None) -> dict[str, Any]:
+    settings = settings or get_settings()
+    return {"max_size": settings.mongo_max_pool_size, "min_size": settings.mongo_min_pool_size,
+            "in_use": _pool_counter.in_use}
+
+
+def ensure_schema(db: Database | None = None) -> None:
+    """Create collections, validators and indexes if missing (idempotent; cheap when all exist)."""
+    db = db if db is not None else get_db()
+    existing = set(db.list_collection_names())
+    for spec in COLLECTIONS:
+        if spec.name in existing:
+            db.command("collMod", spec.name, validator=spec.validator, validationLevel="strict",
+                       validationAction="error")
+        else:
+            try:
+                db.create_collection(spec.name, validator=spec.validator, validationLevel="strict",
+                                     validationAction="error")
+            except pymongo.errors.CollectionInvalid:  # created meanwhile by another process
+                db.command("collMod", spec.name, validator=spec.validator)
+        if spec.indexes:
+            db[spec.name].create_indexes(spec.indexes)

@@ -1,0 +1,105 @@
+"""The one retry policy: tenacity, transient errors only, bounded, logged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+import psycopg
+import pymongo.errors
+import sqlalchemy.exc
+from tenacity import (
+    RetryError,
+    Retrying,
+    before_sleep_log,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_TRANSIENT = (
+    psycopg.OperationalError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.DisconnectionError,
+    sqlalchemy.exc.TimeoutError,  # pool checkout timeout
+    pymongo.errors.AutoReconnect,  # includes NetworkTimeout
+    pymongo.errors.ServerSelectionTimeoutError,
+    pymongo.errors.ConnectionFailure,
+    ConnectionError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors that a later attempt may not see: a dropped connection, a server not up yet."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _TRANSIENT)
+
+
+def retrying(*, attempts: int = 3, max_wait_s: float = 2.0, give_up_after_s: float | None = None) -> Retrying:
+    """A tenacity ``Retrying`` for transient store errors: exponential backoff, bounded attempts and time."""
+    stop = stop_after_attempt(attempts)
+    if give_up_after_s is not None:
+        stop = stop | stop_after_delay(give_up_after_s)
+    return Retrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop,
+        wait=wait_exponential(multiplier=0.2, max=max_wait_s),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+
+
+def call_with_retry(fn: Callable[[], T], *, attempts: int = 3) -> T:
+    """Run ``fn`` and retry it on transient errors (it must be safe to run again)."""
+    return retrying(attempts=attempts)(fn)
+
+
+class StoreUnavailable(RuntimeError):
+    """A store did not answer within the wait bound. ``store`` names it; the message is one line."""
+
+    def __init__(self, store: str, message: str):
+        super().__init__(f"{store}: {message}")
+        self.store = store
+
+
+def wait_for(store: str, probe: Callable[[], object], *, attempts: int = 5, max_wait_s: float = 10.0,
+             give_up_after_s: float = 60.0) -> None:
+    """Call ``probe`` until it succeeds (the seed story: 5 attempts with backoff), else StoreUnavailable."""
+    from p2p_store.settings import mask_url
+
+    policy = Retrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(attempts) | stop_after_delay(give_up_after_s),
+        wait=wait_exponential(multiplier=0.5, min=0.5, max=max_wait_s),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=False,
+    )
+    try:
+        policy(probe)
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        first_line = mask_url(str(last).strip().splitlines()[0] if str(last).strip() else type(last).__name__)
+        raise StoreUnavailable(store, f"not reachable after {attempts} attempts: {first_line}") from None
+
+
+def wait_for_services(*, attempts: int = 5, give_up_after_s: float = 60.0) -> dict[str, str]:
+    """Wait for both stores (retry with backoff); return their server versions, or StoreUnavailable."""
+    from p2p_store import mongo, pg
+
+    versions: dict[str, str] = {}
+
+    def probe_pg() -> None:
+        versions["postgresql"] = pg.ping()
+
+    def probe_mongo() -> None:
+        versions["mongodb"] = mongo.ping()
+
+    wait_for("PostgreSQL", probe_pg, attempts=attempts, give_up_after_s=give_up_after_s)
+    wait_for("MongoDB", probe_mongo, attempts=attempts, give_up_after_s=give_up_after_s)
+    return versions
