@@ -219,5 +219,9 @@ def ensure_schema(db: Database | None = None) -> None:
                                      validationAction="error")
             except pymongo.errors.CollectionInvalid:  # created meanwhile by another process
                 db.command("collMod", spec.name, validator=spec.validator)
-        if spec.indexes:
-            db[spec.name].create_indexes(spec.indexes)
+        # Only the missing ones: re-sending an existing 2dsphere spec conflicts with the server's
+        # stored form (it adds 2dsphereIndexVersion), and skipping is cheaper anyway.
+        have = {ix["name"] for ix in db[spec.name].list_indexes()}
+        missing = [ix for ix in spec.indexes if ix.document["name"] not in have]
+        if missing:
+            db[spec.name].create_indexes(missing)

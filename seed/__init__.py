@@ -1,0 +1,1 @@
+"""Demo data and the seeding code (``python -m seed``)."""
