@@ -50,3 +50,57 @@ def is_uuid(text: str) -> bool:
         return True
     except (ValueError, TypeError, AttributeError):
         return False
+
+
+def repair_drift(*, actor_id: str) -> list[dict[str, Any]]:
+    """Make every profile's copy of the role match PostgreSQL (admins only), one audit row per person.
+
+    A missing profile is created from the account; a profile without an account is left in place
+    and reported (deleting a person's profile is a decision for a person, not a repair).
+    """
+    from p2p_store.models import RoleChange
+    from p2p_store.users import require_admin
+
+    profiles = mongo.get_db()[mongo.PROFILES]
+    done = []
+    with pg.new_session() as session, session.begin():
+        actor = require_admin(session, actor_id)
+        for row in role_drift():
+            if row["problem"] == "profile without account":
+                done.append({**row, "action": "left in place (no account to copy from)"})
+                continue
+            user = session.get(User, uuid.UUID(row["user_id"]))
+            if user is None:
+                continue
+            if row["problem"] == "no profile":
+                profiles.update_one({"_id": row["user_id"]}, {"$setOnInsert": {
+                    "email": user.email, "full_name": user.full_name, "company": user.company,
+                    "role": user.role, "expertise": []}}, upsert=True)
+                action = "profile created from account"
+            else:
+                profiles.update_one({"_id": row["user_id"]}, {"$set": {"role": user.role}})
+                action = f"profile role {row['mongo_role']} → {user.role}"
+            session.add(RoleChange(changed_by_id=actor.id, changed_by_email=actor.email, user_id=user.id,
+                                   user_email=user.email, action="repair_drift", old_role=row["mongo_role"],
+                                   new_role=user.role, pg_outcome="unchanged", mongo_outcome="repaired",
+                                   note=action))
+            done.append({**row, "email": user.email, "action": action})
+    return done
+
+
+def drift_report() -> list[dict[str, Any]]:
+    """Role drift rows with names and emails, for the drift panel."""
+    rows = role_drift()
+    if not rows:
+        return []
+    ids = [r["user_id"] for r in rows]
+    with pg.new_session() as session:
+        names = {str(u.id): (u.full_name, u.email) for u in session.scalars(
+            select(User).where(User.id.in_([uuid.UUID(i) for i in ids if is_uuid(i)])))}
+    prof = {d["_id"]: (d.get("full_name"), d.get("email")) for d in mongo.get_db()[mongo.PROFILES].find(
+        {"_id": {"$in": ids}}, {"full_name": 1, "email": 1})}
+    out = []
+    for r in rows:
+        name, email = names.get(r["user_id"]) or prof.get(r["user_id"]) or ("?", "?")
+        out.append({"name": name, "email": email, **r})
+    return out

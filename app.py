@@ -1,0 +1,34 @@
+"""Entry script: sign-in gate, ``st.navigation`` built from the pages the signed-in role may see, run.
+
+Page modules live in ``app_pages/`` (not ``pages/``: that name switches Streamlit into its legacy
+multipage mode, which would run a page directly and skip this gate).
+"""
+
+import streamlit as st
+
+from app_pages import shell
+
+st.set_page_config(page_title="P2P Sandbox Explorer", page_icon=":material/factory:", layout="wide")
+
+# (script, title, icon, url path, roles that may see it)
+PAGES = [
+    ("app_pages/overview.py", "Overview", ":material/dashboard:", "overview", ("admin", "member", "user")),
+    ("app_pages/forum.py", "Forum", ":material/forum:", "forum", ("admin", "member", "user")),
+    ("app_pages/map.py", "Use-case map", ":material/map:", "map", ("admin", "member", "user")),
+    ("app_pages/users.py", "Users & roles", ":material/group:", "users", ("admin", "member", "user")),
+    ("app_pages/explorer.py", "Data explorer", ":material/database:", "explorer", ("admin", "member", "user")),
+    ("app_pages/health.py", "Health", ":material/monitor_heart:", "health", ("admin", "member", "user")),
+    ("app_pages/data_admin.py", "Data admin", ":material/admin_panel_settings:", "data-admin", ("admin",)),
+]
+
+me = shell.current_user()
+if me is None:
+    page = st.navigation([st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:",
+                                  url_path="sign-in", default=True)])
+else:
+    page = st.navigation([
+        st.Page(script, title=title, icon=icon, url_path=path, default=(i == 0))
+        for i, (script, title, icon, path, roles) in enumerate(PAGES) if me.role in roles
+    ])
+    shell.sidebar(me)
+page.run()

@@ -1,0 +1,7 @@
+import streamlit as st
+
+from app_pages import shell
+
+me = shell.page_guard()
+st.title("explorer")
+st.info("This page is being built.")

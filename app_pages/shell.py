@@ -1,0 +1,169 @@
+"""What every page shares: the cached store factories, the signed-in person, access checks,
+error banners, and the sidebar. Pages stay thin: widgets here, logic in ``p2p_store``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from p2p_store import auth, health, mongo, pg, schema
+from p2p_store.errors import DomainError
+from p2p_store.settings import SettingsError, get_settings
+
+log = logging.getLogger("p2p_explorer.app")
+T = TypeVar("T")
+
+TOKEN_KEY = "auth_token"
+STORE_LABEL = {"postgresql": "PostgreSQL", "mongodb": "MongoDB"}
+
+
+# ------------------------------------------------------------------ stores (one pool per process)
+
+
+@st.cache_resource(show_spinner="Connecting to PostgreSQL…")
+def postgres_ready() -> str:
+    """Engine created, reachable, migrated to head. Cached only on success, so a store that comes
+    up later is picked up on the next rerun without restarting the app."""
+    pg.get_engine()
+    version = pg.ping()
+    status = schema.migration_status()
+    if status["current"] != status["head"]:
+        schema.upgrade_to_head()
+    return version
+
+
+@st.cache_resource(show_spinner="Connecting to MongoDB…")
+def mongodb_ready() -> str:
+    mongo.get_client()
+    version = mongo.ping()
+    mongo.ensure_schema()
+    return version
+
+
+_READY = {"postgresql": postgres_ready, "mongodb": mongodb_ready}
+
+
+def stores_ready(*names: str, banner: bool = True) -> bool:
+    """True when every named store answers; otherwise one clear banner (no traceback) and False."""
+    ok = True
+    for name in names:
+        try:
+            _READY[name]()
+        except SettingsError as exc:
+            st.error(f"Configuration problem: {exc}", icon=":material/settings:")
+            ok = False
+        except Exception as exc:  # noqa: BLE001 - a store that is down is a banner, not a crash
+            log.warning("%s unavailable: %s", name, health.one_line_error(exc))
+            if banner:
+                st.error(f"**{STORE_LABEL[name]} is unavailable** — this page needs it. The rest of the app keeps "
+                         f"working; this page recovers by itself when the store is back. "
+                         f"({health.one_line_error(exc)})", icon=":material/cloud_off:")
+            ok = False
+    return ok
+
+
+def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
+    """Run a service call; a domain error or a store failure becomes a message on the page (None)."""
+    try:
+        return fn(*args, **kwargs)
+    except DomainError as exc:
+        st.error(str(exc), icon=":material/error:")
+    except Exception as exc:  # noqa: BLE001 - never a traceback on the page
+        log.exception("service call failed")
+        st.error(f"The stores did not answer: {health.one_line_error(exc)}. Nothing was changed; try again.",
+                 icon=":material/cloud_off:")
+        for clear in _READY.values():  # a dropped store may have come back on another pool
+            clear.clear()
+    return None
+
+
+def refresh_after_write() -> None:
+    """After any write the person made: every cached read is stale."""
+    st.cache_data.clear()
+
+
+# ------------------------------------------------------------------ who is signed in
+
+
+def current_user() -> auth.SignedIn | None:
+    """The signed-in person, re-read from PostgreSQL on every run (an ended session signs out at once)."""
+    token = st.session_state.get(TOKEN_KEY)
+    if not token:
+        return None
+    try:
+        postgres_ready()
+        me = auth.resolve_session(token=token)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("session check failed: %s", health.one_line_error(exc))
+        return None
+    if me is None:
+        st.session_state.pop(TOKEN_KEY, None)
+        st.session_state["signed_out_reason"] = "Your sign-in ended (expired or signed out elsewhere)."
+    return me
+
+
+def sign_in_as(email: str, password: str) -> bool:
+    user_agent = st.context.headers.get("User-Agent", "") if st.context.headers else ""
+    me = call(auth.sign_in, email=email, password=password, user_agent=user_agent)
+    if me is None:
+        return False
+    st.session_state[TOKEN_KEY] = me.token
+    st.session_state.pop("signed_out_reason", None)
+    return True
+
+
+def sign_out() -> None:
+    token = st.session_state.pop(TOKEN_KEY, None)
+    try:
+        auth.sign_out(token=token)
+    except Exception as exc:  # noqa: BLE001 - signing out locally still works when PG is down
+        log.warning("sign-out could not reach PostgreSQL: %s", health.one_line_error(exc))
+    st.session_state.clear()
+
+
+def page_guard(*, roles: tuple[str, ...] = ("admin", "member", "user"), stores: tuple[str, ...] = ()) -> auth.SignedIn:
+    """First line of every page: the signed-in person with an allowed role, and the stores it needs.
+
+    A deep link or a stale tab of a page the role may not see stops here with a message."""
+    me = current_user()
+    if me is None:
+        st.warning("Please sign in to see this page.", icon=":material/lock:")
+        st.stop()
+    if me.role not in roles:
+        st.error("This page is for admins only.", icon=":material/block:")
+        st.stop()
+    if stores and not stores_ready(*stores):
+        st.stop()
+    return me
+
+
+# ------------------------------------------------------------------ sidebar
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def health_report() -> dict[str, Any]:
+    return health.build_report()
+
+
+def health_line(report: dict[str, Any]) -> str:
+    icon = {"healthy": "🟢", "degraded": "🟠", "unhealthy": "🔴"}[report["status"]]
+    parts = []
+    for name in ("postgresql", "mongodb"):
+        check = report["checks"][name]
+        parts.append(f"{STORE_LABEL[name]} {'up' if check['status'] == 'healthy' else 'down'}")
+    return f"{icon} {report['status'].capitalize()} · " + " · ".join(parts)
+
+
+def sidebar(me: auth.SignedIn) -> None:
+    with st.sidebar:
+        st.markdown(f"**{me.full_name}**  \n{me.email}")
+        st.badge(me.role, color="violet" if me.is_admin else "blue", icon=":material/badge:")
+        st.caption(health_line(health_report()))
+        if st.button("Sign out", icon=":material/logout:", key="sign_out"):
+            sign_out()
+            st.rerun()
+        if not get_settings().is_production:
+            st.caption("Development mode (P2P_ENV unset)")

@@ -1,0 +1,280 @@
+"""Accounts joined with their Mongo profiles, and role changes across both stores as one unit."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pymongo.errors
+from pymongo import WriteConcern
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from p2p_store import mongo, pg
+from p2p_store.auth import user_uuid
+from p2p_store.errors import Conflict, InvalidInput, LastAdmin, NotFound, PermissionDenied, StoreDown
+from p2p_store.models import ROLES, RoleChange, User
+
+MAX_SEARCH = 200  # characters of a search box
+MAX_PAGE_SIZE = 200
+EXPORT_LIMIT = 10_000  # rows in a CSV download
+SORTABLE = {"full_name": User.full_name, "email": User.email, "company": User.company, "role": User.role,
+            "is_active": User.is_active, "last_login_at": User.last_login_at, "created_at": User.created_at}
+_DURABLE = WriteConcern(w=1, j=True)  # a role copy acknowledged before a crash must survive it
+
+
+@dataclass(frozen=True)
+class AccountPage:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max((self.total + self.page_size - 1) // self.page_size, 1)
+
+
+def clean_text(value: object, *, field: str, max_len: int = MAX_SEARCH) -> str:
+    """User text made safe to use: a string, no control characters, bounded length."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text.")
+    value = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C" or ch in "\t\n").strip()
+    if len(value) > max_len:
+        raise InvalidInput(f"{field} is too long (at most {max_len} characters).")
+    return value
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+
+
+def known_industries() -> list[str]:
+    from seed.dataset import industries
+
+    return list(industries())
+
+
+def _filters(search: str, role: str | None, active: bool | None, ids: list[uuid.UUID] | None) -> list[Any]:
+    conds: list[Any] = []
+    if search:
+        pattern = _like_pattern(search)
+        conds.append(or_(User.full_name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"),
+                         User.company.ilike(pattern, escape="\\")))
+    if role:
+        conds.append(User.role == role)
+    if active is not None:
+        conds.append(User.is_active == active)
+    if ids is not None:
+        conds.append(User.id.in_(ids))
+    return conds
+
+
+def _validated(search: object, role: object, industry: object, sort: object) -> tuple[str, str | None, str | None, str]:
+    search = clean_text(search, field="Search")
+    if role in ("", None):
+        role = None
+    elif role not in ROLES:
+        raise InvalidInput(f"Unknown role {str(role)[:40]!r}; pick one of {', '.join(ROLES)}.")
+    if industry in ("", None):
+        industry = None
+    elif not isinstance(industry, str) or industry not in known_industries():
+        raise InvalidInput("Unknown industry; pick one from the list.")
+    if sort not in SORTABLE:
+        raise InvalidInput(f"Cannot sort by {str(sort)[:40]!r}.")
+    return search, role, industry, sort  # type: ignore[return-value]
+
+
+def _industry_ids(industry: str | None) -> list[uuid.UUID] | None:
+    if industry is None:
+        return None
+    cursor = mongo.get_db()[mongo.PROFILES].find({"industry": industry}, {"_id": 1}).limit(EXPORT_LIMIT)
+    return [u for u in (user_uuid(d["_id"]) for d in cursor) if u is not None]
+
+
+def _with_profiles(users: list[User]) -> list[dict[str, Any]]:
+    ids = [str(u.id) for u in users]
+    profiles = {d["_id"]: d for d in mongo.get_db()[mongo.PROFILES].find(
+        {"_id": {"$in": ids}}, {"industry": 1, "city": 1, "expertise": 1, "role": 1, "job_title": 1})}
+    rows = []
+    for u in users:
+        p = profiles.get(str(u.id), {})
+        rows.append({"id": str(u.id), "full_name": u.full_name, "email": u.email, "company": u.company,
+                     "role": u.role, "industry": p.get("industry", ""), "city": p.get("city", ""),
+                     "expertise": ", ".join(p.get("expertise", [])), "job_title": p.get("job_title", ""),
+                     "is_active": u.is_active, "last_login_at": u.last_login_at, "created_at": u.created_at,
+                     "version": u.version, "profile_role": p.get("role")})
+    return rows
+
+
+def _query(search: str, role: str | None, active: bool | None, ids: list[uuid.UUID] | None,
+           sort: str, descending: bool) -> Select:
+    order = SORTABLE[sort].desc().nulls_last() if descending else SORTABLE[sort].asc().nulls_last()
+    return select(User).where(and_(True, *_filters(search, role, active, ids))).order_by(order, User.id)
+
+
+def list_accounts(*, search: str = "", role: str | None = None, industry: str | None = None,
+                  active: bool | None = None, sort: str = "full_name", descending: bool = False,
+                  page: int = 1, page_size: int = 25) -> AccountPage:
+    """One page of accounts joined with their profiles, filtered and sorted (search: name/email/company)."""
+    search, role, industry, sort = _validated(search, role, industry, sort)
+    page_size = min(max(int(page_size), 1), MAX_PAGE_SIZE)
+    page = max(int(page), 1)
+    ids = _industry_ids(industry)
+    with pg.new_session() as session:
+        total = session.scalar(select(func.count()).select_from(User)
+                               .where(and_(True, *_filters(search, role, active, ids)))) or 0
+        users = list(session.scalars(_query(search, role, active, ids, sort, descending)
+                                     .offset((page - 1) * page_size).limit(page_size)))
+    return AccountPage(_with_profiles(users), total, page, page_size)
+
+
+def export_accounts(*, search: str = "", role: str | None = None, industry: str | None = None,
+                    active: bool | None = None, sort: str = "full_name", descending: bool = False) -> list[dict]:
+    """All accounts of the current filtered view (at most EXPORT_LIMIT), for a CSV download."""
+    search, role, industry, sort = _validated(search, role, industry, sort)
+    with pg.new_session() as session:
+        users = list(session.scalars(_query(search, role, _bool(active), _industry_ids(industry), sort, descending)
+                                     .limit(EXPORT_LIMIT)))
+    rows = _with_profiles(users)
+    for row in rows:
+        row.pop("version", None)
+        row.pop("profile_role", None)
+    return rows
+
+
+def _bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def count_by_role() -> dict[str, int]:
+    with pg.new_session() as session:
+        counts = dict(session.execute(select(User.role, func.count()).group_by(User.role)).all())
+    return {role: int(counts.get(role, 0)) for role in ROLES}
+
+
+def get_account(*, user_id: str) -> dict[str, Any]:
+    uid = user_uuid(user_id)
+    if uid is None:
+        raise NotFound("No such account.")
+    with pg.new_session() as session:
+        user = session.get(User, uid)
+        if user is None:
+            raise NotFound("No such account.")
+    return _with_profiles([user])[0]
+
+
+def people_choices() -> list[dict[str, Any]]:
+    """Id, name, email, role and version of every account, for pickers (bounded)."""
+    with pg.new_session() as session:
+        rows = session.execute(select(User.id, User.full_name, User.email, User.role, User.version, User.is_active)
+                               .order_by(User.full_name).limit(EXPORT_LIMIT)).all()
+    return [{"id": str(r.id), "full_name": r.full_name, "email": r.email, "role": r.role, "version": r.version,
+             "is_active": r.is_active} for r in rows]
+
+
+def require_admin(session: Session, actor_id: object) -> User:
+    """The acting person, if they are an active admin (read fresh, not from the page)."""
+    uid = user_uuid(actor_id)
+    actor = session.get(User, uid) if uid else None
+    if actor is None or actor.role != "admin" or not actor.is_active:
+        raise PermissionDenied("Only an admin may do this; nothing was changed.")
+    return actor
+
+
+def _other_active_admins(session: Session, user_id: uuid.UUID) -> int:
+    # FOR UPDATE on every active admin row: two concurrent demotions cannot both see "one left".
+    ids = session.scalars(select(User.id).where(User.role == "admin", User.is_active, User.id != user_id)
+                          .with_for_update()).all()
+    return len(ids)
+
+
+def change_role(*, actor_id: str, user_id: str, new_role: str, expected_version: int) -> dict[str, Any]:
+    """Change a person's role in PostgreSQL and in their Mongo profile as one unit, with an audit row.
+
+    PostgreSQL first (row locked, version checked, audit row in the same transaction), then the
+    profile; if the profile write fails the PostgreSQL transaction is rolled back, so the stores
+    never disagree. Raises PermissionDenied, InvalidInput, NotFound, Conflict, LastAdmin, StoreDown.
+    """
+    if new_role not in ROLES:
+        raise InvalidInput(f"Unknown role {str(new_role)[:40]!r}; pick one of {', '.join(ROLES)}.")
+    uid = user_uuid(user_id)
+    if uid is None:
+        raise NotFound("No such account.")
+    try:
+        expected_version = int(expected_version)
+    except (TypeError, ValueError):
+        raise InvalidInput("Missing record version; reload the page.") from None
+    profiles = mongo.get_db()[mongo.PROFILES].with_options(write_concern=_DURABLE)
+    with pg.new_session() as session, session.begin():
+        actor = require_admin(session, actor_id)
+        user = session.scalar(select(User).where(User.id == uid).with_for_update())
+        if user is None:
+            raise NotFound("No such account.")
+        if user.version != expected_version:
+            raise Conflict(f"{user.full_name}'s account was changed by someone else since you loaded it; "
+                           "reload and try again.")
+        old_role = user.role
+        if old_role == new_role:
+            raise InvalidInput(f"{user.full_name} already has the role {new_role}.")
+        if old_role == "admin" and user.is_active and _other_active_admins(session, uid) == 0:
+            raise LastAdmin(f"{user.full_name} is the last active admin; make someone else admin first.")
+        user.role = new_role
+        session.flush()  # bumps version; fails here if a concurrent writer got in first
+        try:
+            res = profiles.update_one({"_id": str(uid)}, {"$set": {"role": new_role}})
+        except pymongo.errors.PyMongoError as exc:
+            raise StoreDown("MongoDB did not answer, so the role was not changed in either store. "
+                            "Try again when it is back.") from exc
+        mongo_outcome = "applied" if res.matched_count else "no profile"
+        session.add(RoleChange(changed_by_id=actor.id, changed_by_email=actor.email, user_id=uid,
+                               user_email=user.email, action="change_role", old_role=old_role,
+                               new_role=new_role, pg_outcome="applied", mongo_outcome=mongo_outcome))
+        new_version = user.version
+        name = user.full_name
+        try:
+            session.flush()
+        except Exception:
+            # PostgreSQL will roll back: put the profile's copy back so the stores still agree.
+            if res.matched_count:
+                profiles.update_one({"_id": str(uid)}, {"$set": {"role": old_role}})
+            raise
+    return {"user_id": str(uid), "full_name": name, "old_role": old_role, "new_role": new_role,
+            "version": new_version, "mongo_outcome": mongo_outcome}
+
+
+def change_roles(*, actor_id: str, people: list[dict[str, Any]], new_role: str) -> list[dict[str, Any]]:
+    """Bulk role change: each person is one unit of work; returns an outcome line per person."""
+    from p2p_store.errors import DomainError
+
+    outcomes = []
+    for person in people:
+        try:
+            done = change_role(actor_id=actor_id, user_id=person["id"], new_role=new_role,
+                               expected_version=person["version"])
+            outcomes.append({"id": person["id"], "ok": True, "message": f"{done['full_name']}: "
+                             f"{done['old_role']} → {done['new_role']}"})
+        except DomainError as exc:
+            outcomes.append({"id": person["id"], "ok": False, "message": str(exc)})
+    return outcomes
+
+
+def list_role_changes(*, person: str = "", admin: str = "", limit: int = 200) -> list[dict[str, Any]]:
+    """The audit, newest first; ``person`` / ``admin`` filter by email or id substring."""
+    person = clean_text(person, field="Person filter")
+    admin = clean_text(admin, field="Admin filter")
+    stmt = select(RoleChange).order_by(RoleChange.changed_at.desc(), RoleChange.id.desc())
+    if person:
+        stmt = stmt.where(RoleChange.user_email.ilike(_like_pattern(person), escape="\\"))
+    if admin:
+        stmt = stmt.where(RoleChange.changed_by_email.ilike(_like_pattern(admin), escape="\\"))
+    with pg.new_session() as session:
+        rows = session.scalars(stmt.limit(min(max(int(limit), 1), 1000))).all()
+    return [{"when": r.changed_at, "admin": r.changed_by_email, "person": r.user_email, "action": r.action,
+             "old_role": r.old_role, "new_role": r.new_role, "postgresql": r.pg_outcome,
+             "mongodb": r.mongo_outcome, "note": r.note} for r in rows]
