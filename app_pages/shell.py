@@ -27,20 +27,28 @@ STORE_LABEL = {"postgresql": "PostgreSQL", "mongodb": "MongoDB"}
 def postgres_ready() -> str:
     """Engine created, reachable, migrated to head. Cached only on success, so a store that comes
     up later is picked up on the next rerun without restarting the app."""
-    pg.get_engine()
-    version = pg.ping()
-    status = schema.migration_status()
-    if status["current"] != status["head"]:
-        schema.upgrade_to_head()
-    return version
+    try:
+        pg.get_engine()
+        version = pg.ping()
+        status = schema.migration_status()
+        if status["current"] != status["head"]:
+            schema.upgrade_to_head()
+        return version
+    except Exception:
+        pg.dispose_engine()  # next try re-resolves the URL (and restarts the embedded server if it stopped)
+        raise
 
 
 @st.cache_resource(show_spinner="Connecting to MongoDB…")
 def mongodb_ready() -> str:
-    mongo.get_client()
-    version = mongo.ping()
-    mongo.ensure_schema()
-    return version
+    try:
+        mongo.get_client()
+        version = mongo.ping()
+        mongo.ensure_schema()
+        return version
+    except Exception:
+        mongo.close_client()  # the embedded server may come back on another port
+        raise
 
 
 _READY = {"postgresql": postgres_ready, "mongodb": mongodb_ready}

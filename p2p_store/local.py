@@ -158,15 +158,25 @@ def stop_local_postgres(root: Path) -> str:
 # --------------------------------------------------------------------------- MongoDB protocol
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Same option the server binds with, so a closed connection in TIME_WAIT does not count as taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _free_port(preferred: int | None) -> int:
-    for candidate in ([preferred] if preferred else []) + [0]:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise LocalStoreError("no free TCP port on 127.0.0.1")
+    """The preferred port if free, else the first free one of a fixed range below the ephemeral
+    ports (an ephemeral port could be taken by some client's outgoing connection before a restart)."""
+    candidates = ([preferred] if preferred else []) + list(range(_PREFERRED_MONGO_PORT, _PREFERRED_MONGO_PORT + 200))
+    for candidate in candidates:
+        if _port_free(candidate):
+            return candidate
+    raise LocalStoreError(f"no free TCP port on 127.0.0.1 in {_PREFERRED_MONGO_PORT}-{_PREFERRED_MONGO_PORT + 199}")
 
 
 def _read_json(path: Path) -> dict | None:
@@ -262,7 +272,7 @@ def _provision_user(paths: _MongoPaths) -> dict:
     import pymongo
 
     creds = {"user": MONGO_APP_USER, "password": secrets.token_urlsafe(24)}
-    port = _free_port(None)
+    port = _free_port(_PREFERRED_MONGO_PORT + 100)
     proc = _start_mongo_process(paths, port, auth=False)
     try:
         url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
@@ -310,14 +320,22 @@ def ensure_local_mongo(root: Path) -> str:
             creds = _provision_user(paths)
 
         wanted = state.get("port") or _PREFERRED_MONGO_PORT
-        port = _free_port(wanted)
-        if port != wanted:
-            log.warning("port %s is taken; the embedded MongoDB-protocol server uses port %s", wanted, port)
-        proc = _start_mongo_process(paths, port, auth=True)
-        url = _app_url(port, creds)
-        _wait_serving(url, proc, paths.log)
-        _write_private_json(paths.state, {"pid": proc.pid, "port": port})
-        return url
+        for attempt in range(3):  # another process may grab the same free port between check and bind
+            port = _free_port(wanted)
+            if port != wanted:
+                log.warning("port %s is taken; the embedded MongoDB-protocol server uses port %s", wanted, port)
+            proc = _start_mongo_process(paths, port, auth=True)
+            url = _app_url(port, creds)
+            try:
+                _wait_serving(url, proc, paths.log)
+            except LocalStoreError:
+                if proc.poll() is None or attempt == 2:
+                    raise
+                wanted = port + 1
+                continue
+            _write_private_json(paths.state, {"pid": proc.pid, "port": port})
+            return url
+        raise AssertionError("unreachable")
 
 
 def local_mongo_running(root: Path) -> bool:

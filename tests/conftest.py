@@ -65,7 +65,13 @@ def demo(stores):
     """Both stores holding exactly the demo set."""
     from seed.loader import reseed
 
+    from sqlalchemy import text
+
+    from p2p_store import pg
+
     result = reseed(scale=0)
+    with pg.get_engine().begin() as conn:  # reseed keeps sign-ins of demo people; tests start signed out
+        conn.execute(text("DELETE FROM user_sessions"))
     _clear_app_caches()
     return result
 
