@@ -119,7 +119,11 @@ if me.is_admin:
                                 format_func=lambda i: f"{by_id[i]['full_name']} ({by_id[i]['role']})")
         bulk_role = st.selectbox("Set their role to", ROLES, key="bulk_role")
 
-        @st.dialog("Confirm role change")
+        def _close_bulk() -> None:
+            st.session_state.pop("bulk_pending", None)
+
+        # The pending change lives in session state so the dialog survives reruns until confirmed or dismissed.
+        @st.dialog("Confirm role change", on_dismiss=_close_bulk)
         def confirm_bulk(ids: list[str], role: str) -> None:
             changing = [by_id[i] for i in ids if by_id[i]["role"] != role]
             st.write(f"**{len(changing)}** of {len(ids)} selected people will change to **{role}**:")
@@ -128,10 +132,13 @@ if me.is_admin:
                 outcomes = shell.call(users.change_roles, actor_id=me.user_id, people=changing, new_role=role)
                 shell.refresh_after_write()
                 st.session_state["bulk_outcomes"] = outcomes or []
+                _close_bulk()
                 st.rerun()
 
         if st.button("Set role…", disabled=not chosen, key="bulk_open"):
-            confirm_bulk(chosen, bulk_role)
+            st.session_state["bulk_pending"] = {"ids": chosen, "role": bulk_role}
+        if pending := st.session_state.get("bulk_pending"):
+            confirm_bulk(pending["ids"], pending["role"])
         for line in st.session_state.pop("bulk_outcomes", []):
             (st.success if line["ok"] else st.error)(line["message"])
 

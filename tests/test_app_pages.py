@@ -1,0 +1,184 @@
+"""AppTest of the shell, sign-in, overview and Users & roles pages, per role."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO_ROOT
+
+from p2p_store import mongo, users
+from seed.dataset import user_id_for
+
+AHMED = "ahmed.faisal@advanced-electronics.sa"
+SARA = "sara.hassan@advanced-electronics.sa"
+MOHAMMED = "mohammed.rashid@gulfplastics.sa"
+SARA_ID = str(user_id_for(SARA))
+MOHAMMED_ID = str(user_id_for(MOHAMMED))
+HOSTILE = ['{"$ne": 1}', ".*(", "' OR 1=1; DROP TABLE users; --", "\u202e\u0000\u200b", "x" * 250, "%_\\", "🙂" * 50]
+
+
+def app() -> AppTest:
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.run()
+    return at
+
+
+def signed_in(email: str) -> AppTest:
+    at = app()
+    at.button(key=f"demo_{email}").click().run()
+    assert not at.exception
+    return at
+
+
+def page_titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_anonymous_sees_only_sign_in(demo):
+    at = app()
+    assert not at.exception
+    assert "P2P Sandbox Explorer" in page_titles(at)
+    assert at.text_input(key="sign_in_email") is not None
+    with pytest.raises(Exception):  # no other page is registered for an anonymous visitor
+        at.switch_page("app_pages/users.py").run()
+
+
+def test_wrong_password_shows_one_generic_message(demo):
+    at = app()
+    at.text_input(key="sign_in_email").input(SARA)
+    at.text_input(key="sign_in_password").input("wrong")
+    at.button[0].click().run()
+    assert errors(at) == ["Email or password is wrong."]
+    assert "Overview" not in page_titles(at)
+
+
+def test_sign_in_with_the_form_then_sign_out(demo):
+    at = app()
+    at.text_input(key="sign_in_email").input(SARA.upper())
+    at.text_input(key="sign_in_password").input("Member@2025!")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Overview" in page_titles(at)
+    at.button(key="sign_out").click().run()
+    assert "P2P Sandbox Explorer" in page_titles(at)
+
+
+def test_overview_shows_the_demo_figures(demo):
+    at = signed_in(SARA)
+    assert "Overview" in page_titles(at)
+    assert [m.value for m in at.metric] == ["3", "4", "28", "17"]
+    assert len(at.get("vega_lite_chart")) == 3
+
+
+def test_member_sees_no_edit_controls_and_no_admin_page(demo):
+    at = signed_in(SARA)
+    at.switch_page("app_pages/users.py").run()
+    assert not at.exception
+    assert len(at.dataframe) >= 1
+    keys = {w.key for w in at.selectbox} | {b.key for b in at.button}
+    assert "role_person" not in keys and "bulk_open" not in keys and "repair_drift" not in keys
+    with pytest.raises(Exception):  # Data admin is not registered for a member
+        at.switch_page("app_pages/data_admin.py").run()
+
+
+def test_admin_page_checks_access_itself(demo):
+    """A stale tab: the script of an admin page run for a member stops at its own guard."""
+    at = signed_in(SARA)
+    at.switch_page("app_pages/users.py").run()
+    at2 = AppTest.from_file(str(REPO_ROOT / "app_pages/data_admin.py"), default_timeout=60)
+    at2.session_state["auth_token"] = at.session_state["auth_token"]
+    at2.run()
+    assert not at2.exception
+    assert any("admins only" in e for e in errors(at2))
+
+
+def _pick_person(at: AppTest, user_id: str) -> None:
+    at.selectbox(key="role_person").set_value(user_id).run()
+
+
+def test_admin_changes_a_role_in_both_stores(demo):
+    at = signed_in(AHMED)
+    at.switch_page("app_pages/users.py").run()
+    _pick_person(at, SARA_ID)
+    at.selectbox(key="role_new").set_value("admin")
+    at.button(key="FormSubmitter:role_form-Save role").click().run()
+    assert not at.exception
+    assert any("Sara Hassan is now **admin**" in s.value for s in at.success)
+    assert users.get_account(user_id=SARA_ID)["role"] == "admin"
+    assert mongo.get_db()[mongo.PROFILES].find_one({"_id": SARA_ID})["role"] == "admin"
+    audit = at.dataframe[-1].value
+    assert audit.iloc[0]["person"] == SARA and audit.iloc[0]["new_role"] == "admin"
+
+
+def test_stale_form_shows_conflict_and_changes_nothing(demo):
+    at = signed_in(AHMED)
+    at.switch_page("app_pages/users.py").run()
+    _pick_person(at, SARA_ID)
+    # someone else changes Sara meanwhile (the page still holds the old version)
+    users.change_role(actor_id=str(user_id_for(MOHAMMED)), user_id=SARA_ID, new_role="user",
+                      expected_version=users.get_account(user_id=SARA_ID)["version"])
+    at.selectbox(key="role_new").set_value("admin")
+    at.button(key="FormSubmitter:role_form-Save role").click().run()
+    assert any("changed by someone else" in e for e in errors(at))
+    assert users.get_account(user_id=SARA_ID)["role"] == "user"
+
+
+def test_last_admin_message(demo):
+    users.change_role(actor_id=str(user_id_for(AHMED)), user_id=MOHAMMED_ID, new_role="member",
+                      expected_version=users.get_account(user_id=MOHAMMED_ID)["version"])
+    at = signed_in(AHMED)
+    at.switch_page("app_pages/users.py").run()
+    _pick_person(at, str(user_id_for(AHMED)))
+    at.selectbox(key="role_new").set_value("user")
+    at.button(key="FormSubmitter:role_form-Save role").click().run()
+    assert any("last active admin" in e for e in errors(at))
+    assert users.get_account(user_id=str(user_id_for(AHMED)))["role"] == "admin"
+
+
+def test_filters_narrow_the_table(demo):
+    at = signed_in(SARA)
+    at.switch_page("app_pages/users.py").run()
+    at.text_input(key="users_search").input("gulf").run()
+    assert list(at.dataframe[0].value["full_name"]) == ["Mohammed Rashid"]
+    at.text_input(key="users_search").input("").run()
+    at.selectbox(key="users_role").set_value("admin").run()
+    assert set(at.dataframe[0].value["full_name"]) == {"Ahmed Al-Faisal", "Mohammed Rashid"}
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_in_every_box_gives_a_message_or_empty_result(demo, text):
+    at = signed_in(AHMED)
+    at.switch_page("app_pages/users.py").run()
+    for key in ("users_search", "audit_person", "audit_admin"):
+        at.text_input(key=key).input(text).run()
+        assert not at.exception, key
+    assert users.count_by_role() == {"admin": 2, "member": 1, "user": 0}
+    page_text = " ".join(m.value for m in at.markdown) + " ".join(errors(at))
+    assert "Traceback" not in page_text and "password" not in page_text.lower()
+
+
+def test_bulk_change_through_the_dialog(demo):
+    at = signed_in(AHMED)
+    at.switch_page("app_pages/users.py").run()
+    at.multiselect(key="bulk_people").set_value([SARA_ID, MOHAMMED_ID]).run()
+    at.selectbox(key="bulk_role").set_value("user").run()
+    at.button(key="bulk_open").click().run()
+    assert any("**2** of 2 selected" in m.value for m in at.markdown)
+    at.button(key="bulk_confirm").click().run()
+    assert not at.exception
+    assert users.count_by_role() == {"admin": 1, "member": 0, "user": 2}
+
+
+def test_drift_panel_and_repair(demo):
+    mongo.get_db()[mongo.PROFILES].update_one({"_id": SARA_ID}, {"$set": {"role": "admin"}})
+    at = signed_in(AHMED)
+    at.switch_page("app_pages/users.py").run()
+    assert any("1 problem" in w.value for w in at.warning)
+    at.button(key="repair_drift").click().run()
+    assert not at.exception
+    assert any("same in PostgreSQL and MongoDB" in s.value for s in at.success)
