@@ -21,14 +21,20 @@ PAGES = [
     ("app_pages/data_admin.py", "Data admin", ":material/admin_panel_settings:", "data-admin", ("admin",)),
 ]
 
+ACCOUNT_PAGE = ("app_pages/account.py", "My account", ":material/person:", "account")
+
 me = shell.current_user()
 if me is None:
     page = st.navigation([st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:",
                                   url_path="sign-in", default=True)])
+elif me.must_change_password:  # a temporary password: nothing else until the person sets their own
+    script, title, icon, path = ACCOUNT_PAGE
+    page = st.navigation([st.Page(script, title="Set your password", icon=icon, url_path=path, default=True)])
+    shell.sidebar(me)
 else:
     page = st.navigation([
         st.Page(script, title=title, icon=icon, url_path=path, default=(i == 0))
         for i, (script, title, icon, path, roles) in enumerate(PAGES) if me.role in roles
-    ])
+    ] + [st.Page(ACCOUNT_PAGE[0], title=ACCOUNT_PAGE[1], icon=ACCOUNT_PAGE[2], url_path=ACCOUNT_PAGE[3])])
     shell.sidebar(me)
 page.run()

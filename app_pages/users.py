@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import consistency, users
+from p2p_store import accounts, consistency, users
 from p2p_store.models import ROLES
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
@@ -142,6 +142,116 @@ if me.is_admin:
         for line in st.session_state.pop("bulk_outcomes", []):
             (st.success if line["ok"] else st.error)(line["message"])
 
+# ------------------------------------------------------------------ admin: the whole life of an account
+if me.is_admin:
+    st.divider()
+    st.subheader("Manage accounts")
+    people = shell.call(load_people) or []
+    by_id = {p["id"]: p for p in people}
+    industries = ["", *users.known_industries()]
+    label = lambda i: f"{by_id[i]['full_name']} · {by_id[i]['email']}" + ("" if by_id[i]["is_active"] else " (inactive)")  # noqa: E731
+    t_create, t_edit, t_active, t_delete, t_password, t_sessions = st.tabs(
+        ["Create", "Edit", "Deactivate / reactivate", "Delete", "Reset password", "Sign-ins"])
+
+    with t_create:
+        with st.form("create_account", clear_on_submit=False):
+            c1, c2 = st.columns(2)
+            name = c1.text_input("Name", key="new_name", max_chars=120)
+            email = c2.text_input("Email", key="new_email", max_chars=254)
+            company = c1.text_input("Company", key="new_company", max_chars=160)
+            role_new = c2.selectbox("Role", ROLES, index=ROLES.index("user"), key="new_role")
+            industry = c1.selectbox("Industry", industries, key="new_industry")
+            city = c2.selectbox("City", ["", *accounts.known_cities()], key="new_city", accept_new_options=True)
+            job = c1.text_input("Job title", key="new_job", max_chars=120)
+            expertise = c2.text_input("Expertise (comma separated)", key="new_expertise", max_chars=700)
+            create = st.form_submit_button("Create account", type="primary", icon=":material/person_add:")
+        if create:
+            made = shell.call(accounts.create_account, actor_id=me.user_id, full_name=name, email=email,
+                              company=company, role=role_new, industry=industry, city=city or "", job_title=job,
+                              expertise=expertise)
+            if made:
+                shell.refresh_after_write()
+                st.success(f"Created {made['full_name']} ({made['role']}). One-time password — shown only now; "
+                           f"they set their own at first sign-in:", icon=":material/check_circle:")
+                st.code(made["temporary_password"], language=None)
+
+    with t_edit:
+        target = st.selectbox("Account", [p["id"] for p in people], index=None, key="edit_person",
+                              format_func=label, placeholder="Pick a person")
+        account = shell.call(users.get_account, user_id=target) if target else None
+        if account:
+            with st.form("edit_account"):
+                c1, c2 = st.columns(2)
+                e_name = c1.text_input("Name", account["full_name"], key="edit_name", max_chars=120)
+                e_email = c2.text_input("Email", account["email"], key="edit_email", max_chars=254)
+                e_company = c1.text_input("Company", account["company"], key="edit_company", max_chars=160)
+                e_industry = c2.selectbox("Industry", industries, key="edit_industry",
+                                          index=industries.index(account["industry"])
+                                          if account["industry"] in industries else 0)
+                e_city = c1.text_input("City", account["city"], key="edit_city", max_chars=80)
+                e_job = c2.text_input("Job title", account["job_title"], key="edit_job", max_chars=120)
+                e_expertise = st.text_input("Expertise (comma separated)", account["expertise"], key="edit_expertise",
+                                            max_chars=700)
+                save_edit = st.form_submit_button("Save changes", type="primary")
+            if save_edit:
+                done = shell.call(accounts.update_account, actor_id=me.user_id, user_id=target,
+                                  expected_version=account["version"], full_name=e_name, email=e_email,
+                                  company=e_company, industry=e_industry, city=e_city, job_title=e_job,
+                                  expertise=e_expertise)
+                if done:
+                    shell.refresh_after_write()
+                    st.success(f"Saved: {done['changes']}", icon=":material/check_circle:")
+
+    with t_active:
+        target = st.selectbox("Account", [p["id"] for p in people], index=None, key="active_person",
+                              format_func=label, placeholder="Pick a person")
+        if target:
+            person = by_id[target]
+            verb = "Deactivate" if person["is_active"] else "Reactivate"
+            st.caption("A deactivated person cannot sign in and their open sign-ins end at once."
+                       if person["is_active"] else "Reactivating lets them sign in again.")
+            if st.button(f"{verb} {person['full_name']}", key="toggle_active"):
+                done = shell.call(accounts.set_active, actor_id=me.user_id, user_id=target,
+                                  active=not person["is_active"], expected_version=person["version"])
+                if done:
+                    shell.refresh_after_write()
+                    st.toast(f"{person['full_name']} is now {'active' if done['is_active'] else 'inactive'}", icon="✅")
+                    st.rerun()
+
+    with t_delete:
+        target = st.selectbox("Account", [p["id"] for p in people], index=None, key="delete_person",
+                              format_func=label, placeholder="Pick a person")
+        if target:
+            st.warning(f"Deleting removes the account, its sign-ins and its profile. Their forum posts stay, "
+                       f"shown as by “former member”. Type **{by_id[target]['email']}** to confirm.")
+            typed = st.text_input("Email to confirm", key="delete_confirm", max_chars=254)
+            if st.button("Delete account", type="primary", key="delete_account", icon=":material/delete:"):
+                done = shell.call(accounts.delete_account, actor_id=me.user_id, user_id=target, confirm=typed)
+                if done:
+                    shell.refresh_after_write()
+                    st.toast(f"Deleted {done['full_name']}", icon="🗑️")
+                    st.rerun()
+
+    with t_password:
+        target = st.selectbox("Account", [p["id"] for p in people], index=None, key="reset_person",
+                              format_func=label, placeholder="Pick a person")
+        if target and st.button("Issue a temporary password", key="reset_password"):
+            done = shell.call(accounts.reset_password, actor_id=me.user_id, user_id=target)
+            if done:
+                st.success(f"{done['full_name']}: {done['sessions_ended']} sign-in(s) ended. One-time password "
+                           "(shown only now):", icon=":material/key:")
+                st.code(done["temporary_password"], language=None)
+
+    with t_sessions:
+        for row in shell.call(accounts.list_sessions, actor_id=me.user_id, current_token=me.token) or []:
+            c1, c2, c3 = st.columns([3, 3, 2])
+            c1.write(f"**{row['name']}** · {row['email']}")
+            c2.caption(f"since {row['since']:%Y-%m-%d %H:%M} · last seen {row['last_seen']:%Y-%m-%d %H:%M}"
+                       + (" · this browser" if row["current"] else ""))
+            if not row["current"] and c3.button("End this sign-in", key=f"end_{row['session_id']}"):
+                if shell.call(accounts.end_session, actor_id=me.user_id, session_id=row["session_id"]):
+                    st.rerun()
+
 # ------------------------------------------------------------------ drift
 st.divider()
 st.subheader("Role drift between the stores")
@@ -161,7 +271,7 @@ if drift is not None:
 
 # ------------------------------------------------------------------ audit
 st.divider()
-st.subheader("Role-change audit")
+st.subheader("Account audit")
 a1, a2 = st.columns(2)
 who = a1.text_input("Person (email contains)", key="audit_person", max_chars=200)
 by = a2.text_input("Admin (email contains)", key="audit_admin", max_chars=200)
@@ -171,4 +281,4 @@ if audit is not None:
         st.dataframe(pd.DataFrame(audit), hide_index=True, width="stretch", column_config={
             "when": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss")})
     else:
-        st.caption("No role changes recorded for these filters.")
+        st.caption("No account changes recorded for these filters.")

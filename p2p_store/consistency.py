@@ -104,3 +104,67 @@ def drift_report() -> list[dict[str, Any]]:
         name, email = names.get(r["user_id"]) or prof.get(r["user_id"]) or ("?", "?")
         out.append({"name": name, "email": email, **r})
     return out
+
+
+# Saudi Arabia's bounding box (degrees): a point outside it is misplaced, one that fits only with
+# lon/lat swapped was stored the wrong way round.
+SAUDI_LON = (34.4, 55.7)
+SAUDI_LAT = (16.3, 32.2)
+
+
+def _inside(lon: float, lat: float) -> bool:
+    return SAUDI_LON[0] <= lon <= SAUDI_LON[1] and SAUDI_LAT[0] <= lat <= SAUDI_LAT[1]
+
+
+def deleted_account_ids() -> set[str]:
+    """Ids of accounts deleted on purpose (from the audit): their posts are "former member", not orphans."""
+    from p2p_store.models import RoleChange
+
+    with pg.new_session() as session:
+        return {str(u) for u in session.scalars(select(RoleChange.user_id).where(
+            RoleChange.action == "delete_account"))}
+
+
+def unknown_forum_authors() -> list[dict[str, Any]]:
+    """Authors of posts/replies with neither an account nor a deletion record."""
+    db = mongo.get_db()
+    known = set(_pg_roles()) | deleted_account_ids()
+    out = []
+    for name in (mongo.FORUM_POSTS, mongo.FORUM_REPLIES):
+        for row in db[name].aggregate([{"$group": {"_id": "$author_id", "n": {"$sum": 1}}}]):
+            if row["_id"] not in known:
+                out.append({"collection": name, "author_id": row["_id"], "documents": row["n"]})
+    return out
+
+
+def broken_use_case_links() -> list[dict[str, Any]]:
+    """Basic/detailed links that point nowhere or do not point back."""
+    docs = {d["_id"]: d for d in mongo.get_db()[mongo.USE_CASES].find(
+        {"$or": [{"detailed_version_id": {"$type": "string"}}, {"basic_version_id": {"$type": "string"}}]},
+        {"title": 1, "detailed_version_id": 1, "basic_version_id": 1})}
+    out = []
+    for d in docs.values():
+        for field, back in (("detailed_version_id", "basic_version_id"), ("basic_version_id", "detailed_version_id")):
+            other_id = d.get(field)
+            if other_id and (other_id not in docs or docs[other_id].get(back) != d["_id"]):
+                out.append({"use_case": d["_id"], "title": d.get("title"), "field": field, "points_to": other_id})
+    return out
+
+
+def misplaced_use_cases() -> list[dict[str, Any]]:
+    """Use cases with missing coordinates, coordinates outside Saudi Arabia, or lon/lat swapped."""
+    out = []
+    for d in mongo.get_db()[mongo.USE_CASES].find({}, {"title": 1, "location": 1}):
+        coords = (d.get("location") or {}).get("coordinates")
+        if not coords or len(coords) != 2 or not all(isinstance(c, int | float) for c in coords):
+            out.append({"use_case": d["_id"], "title": d.get("title"), "problem": "no coordinates"})
+        elif not _inside(*coords):
+            problem = "lon/lat swapped" if _inside(coords[1], coords[0]) else "outside Saudi Arabia"
+            out.append({"use_case": d["_id"], "title": d.get("title"), "problem": problem, "coordinates": coords})
+    return out
+
+
+def full_report() -> dict[str, Any]:
+    """Every consistency check (on demand: scans forum authors and use cases, not for every rerun)."""
+    return {"role_drift": drift_report(), "unknown_forum_authors": unknown_forum_authors(),
+            "broken_use_case_links": broken_use_case_links(), "misplaced_use_cases": misplaced_use_cases()}

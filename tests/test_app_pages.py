@@ -182,3 +182,62 @@ def test_drift_panel_and_repair(demo):
     at.button(key="repair_drift").click().run()
     assert not at.exception
     assert any("same in PostgreSQL and MongoDB" in s.value for s in at.success)
+
+
+def test_admin_creates_an_account_and_sees_the_one_time_password(demo):
+    at = signed_in(AHMED)
+    at.switch_page("app_pages/users.py").run()
+    at.text_input(key="new_name").input("Omar Al-Qahtani")
+    at.text_input(key="new_email").input("omar.qahtani@example.sa")
+    at.selectbox(key="new_role").set_value("member")
+    at.selectbox(key="new_industry").set_value("Automotive")
+    at.button(key="FormSubmitter:create_account-Create account").click().run()
+    assert not at.exception
+    assert any("Created Omar Al-Qahtani" in s.value for s in at.success)
+    temp = at.code[-1].value
+    assert len(temp) == 19
+    # the new person must set a password before anything else
+    at2 = app()
+    at2.text_input(key="sign_in_email").input("omar.qahtani@example.sa")
+    at2.text_input(key="sign_in_password").input(temp)
+    at2.button[0].click().run()
+    assert "My account" in page_titles(at2)
+    assert any("temporary password" in w.value for w in at2.warning)
+
+
+def test_create_with_duplicate_email_shows_message(demo):
+    at = signed_in(AHMED)
+    at.switch_page("app_pages/users.py").run()
+    at.text_input(key="new_name").input("Copy")
+    at.text_input(key="new_email").input("  SARA.hassan@advanced-electronics.sa ")
+    at.button(key="FormSubmitter:create_account-Create account").click().run()
+    assert "An account with this email exists." in errors(at)
+    assert users.count_by_role() == {"admin": 2, "member": 1, "user": 0}
+
+
+def test_delete_needs_the_typed_email(demo):
+    at = signed_in(AHMED)
+    at.switch_page("app_pages/users.py").run()
+    at.selectbox(key="delete_person").set_value(SARA_ID).run()
+    at.text_input(key="delete_confirm").input("yes please")
+    at.button(key="delete_account").click().run()
+    assert any("Type the account's email" in e for e in errors(at))
+    at.text_input(key="delete_confirm").input(SARA)
+    at.button(key="delete_account").click().run()
+    assert not at.exception
+    assert users.count_by_role() == {"admin": 2, "member": 0, "user": 0}
+
+
+def test_member_edits_own_profile_on_my_account(demo):
+    at = signed_in(SARA)
+    at.switch_page("app_pages/account.py").run()
+    at.text_input(key="own_city").input("Jeddah")
+    at.button(key="FormSubmitter:own_profile-Save profile").click().run()
+    assert not at.exception
+    assert any("Profile saved" in s.value for s in at.success)
+    assert mongo.get_db()[mongo.PROFILES].find_one({"_id": SARA_ID})["city"] == "Jeddah"
+    at.text_input(key="pw_current").input("Member@2025!")
+    at.text_input(key="pw_new").input("short")
+    at.text_input(key="pw_again").input("short")
+    at.button(key="FormSubmitter:own_password-Change password").click().run()
+    assert any("at least" in e for e in errors(at))
