@@ -51,6 +51,17 @@ def mongodb_ready() -> str:
         raise
 
 
+@st.cache_resource(show_spinner="First start: loading the demo data…")
+def demo_data_on_first_start() -> bool:
+    """Development only: empty stores get the demo set once (see seed.loader.seed_if_empty)."""
+    from seed.loader import seed_if_empty
+
+    if seed_if_empty() is None:
+        return False
+    mongodb_ready()
+    return True
+
+
 _READY = {"postgresql": postgres_ready, "mongodb": mongodb_ready}
 
 
@@ -100,6 +111,11 @@ def current_user() -> auth.SignedIn | None:
     """The signed-in person, re-read from PostgreSQL on every run (an ended session signs out at once)."""
     token = st.session_state.get(TOKEN_KEY)
     if not token:
+        try:
+            postgres_ready()
+            demo_data_on_first_start()  # cached per process; touches MongoDB only if it must seed
+        except Exception as exc:  # noqa: BLE001 - the sign-in page shows the store banner
+            log.warning("first-start check skipped: %s", health.one_line_error(exc))
         return None
     try:
         postgres_ready()
@@ -157,7 +173,7 @@ def health_report() -> dict[str, Any]:
 
 
 def health_line(report: dict[str, Any]) -> str:
-    icon = {"healthy": "🟢", "degraded": "🟠", "unhealthy": "🔴"}[report["status"]]
+    icon = {"healthy": ":green[●]", "degraded": ":orange[●]", "unhealthy": ":red[●]"}[report["status"]]
     parts = []
     for name in ("postgresql", "mongodb"):
         check = report["checks"][name]

@@ -100,19 +100,19 @@ if me.is_admin:
             with st.form("role_form"):
                 st.markdown(f"Current role: **{person['role']}**")
                 new_role = st.selectbox("New role", ROLES, index=ROLES.index(person["role"]), key="role_new")
-                st.caption(f"On save: {person['role']} → {new_role}, in PostgreSQL and MongoDB together.")
+                st.caption("On save the role changes in PostgreSQL and MongoDB together, as one unit.")
                 save = st.form_submit_button("Save role", type="primary", icon=":material/save:")
             if save:
                 done = shell.call(users.change_role, actor_id=me.user_id, user_id=person_id, new_role=new_role,
                                   expected_version=person["version"])
                 if done:
                     shell.refresh_after_write()
-                    st.toast(f"{done['full_name']}: {done['old_role']} → {done['new_role']}", icon="✅")
-                    st.session_state["role_result"] = (f"{done['full_name']} is now **{done['new_role']}** "
-                                                       f"(was {done['old_role']}).")
+                    st.session_state["role_result"] = done
                     st.rerun()
-        if msg := st.session_state.pop("role_result", None):
-            st.success(msg, icon=":material/check_circle:")
+        if done := st.session_state.pop("role_result", None):
+            st.toast(f"{done['full_name']}: {done['old_role']} → {done['new_role']}", icon=":material/check_circle:")
+            st.success(f"{done['full_name']} is now **{done['new_role']}** (was {done['old_role']}).",
+                       icon=":material/check_circle:")
 
     with col_bulk:
         chosen = st.multiselect("Several people", [p["id"] for p in people], key="bulk_people",

@@ -227,3 +227,22 @@ def last_seed() -> dict[str, Any] | None:
     with pg.new_session() as session:
         row = session.scalar(select(SystemConfig).where(SystemConfig.key == LAST_SEED_KEY))
         return dict(row.value) if row else None
+
+
+def seed_if_empty(settings: Settings | None = None) -> dict[str, Any] | None:
+    """First start in development: fill empty stores with the demo set, so a newcomer sees data.
+
+    Does nothing in production, when any account exists, or after a deliberate reset.
+    """
+    settings = settings or get_settings()
+    if settings.is_production:
+        return None
+    with pg.new_session() as session:
+        if session.scalar(select(User.id).limit(1)) is not None:
+            return None
+        if session.get(SystemConfig, "last_reset") is not None:
+            return None
+    try:
+        return reseed(settings=settings, actor_email="first start")
+    except Refused:  # another process is seeding right now
+        return None

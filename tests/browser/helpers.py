@@ -1,0 +1,61 @@
+"""What every browser step checks: the page rendered, no error box, no traceback, a screenshot."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageStat
+
+from tests.browser.conftest import ARTIFACTS, APP_START_TIMEOUT_S
+
+
+def wait_idle(page, timeout_ms: int = 60_000) -> None:
+    """Wait until Streamlit has finished running the script (no running indicator)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=timeout_ms)
+    page.wait_for_timeout(300)
+
+
+def check_page(page, name: str) -> Image.Image:
+    """Screenshot into artifacts/screenshots/<name>.png; fail on an error box, a traceback or a blank page."""
+    wait_idle(page)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    png = page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0, f"{name}: exception box"
+    body = page.inner_text("body")
+    assert "Traceback" not in body, f"{name}: traceback on the page"
+    image = Image.open(io.BytesIO(png)).convert("L")
+    assert ImageStat.Stat(image).stddev[0] > 5, f"{name}: the page looks blank"
+    return image
+
+
+def open_app(page, url: str, path: str = "") -> None:
+    page.goto(url + "/" + path, timeout=APP_START_TIMEOUT_S * 1000)
+    wait_idle(page, APP_START_TIMEOUT_S * 1000)
+
+
+def sign_in_demo(page, first_name: str) -> None:
+    page.get_by_role("button", name=f"Sign in as {first_name}").click()
+    page.get_by_role("heading", name="Overview").wait_for()
+    wait_idle(page)
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign in", exact=True).wait_for()
+
+
+def go(page, nav_label: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(nav_label, exact=True).click()
+    wait_idle(page)
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose an option in a Streamlit selectbox (a React Aria combobox) found by its label."""
+    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True).first
+    box.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+    wait_idle(page)
