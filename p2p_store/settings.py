@@ -41,7 +41,8 @@ def _env(name: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Environment-driven configuration. Unset store URLs mean: start the embedded local store."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      validate_by_name=True, validate_by_alias=True)
 
     database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
     mongodb_url: str | None = Field(default=None, validation_alias=_env("MONGODB_URL"))

@@ -1,0 +1,222 @@
+"""Benchmarks (not part of the test suite): ``python tests/perf/bench.py --scale N [--json]``.
+
+Seeds at scale N on a throw-away embedded data dir (or DATABASE_URL / MONGODB_URL when set) and
+prints one JSON object:
+- reseed time and rows-or-documents per second per store, beside the raw floor measured on the same
+  servers in the same run (a bare COPY and bare ``insert_many`` of the same rows, no validators or
+  indexes) and the ratio floor/ours;
+- every page's script run in AppTest, cold (caches cleared) and warm (rerun), median of several runs,
+  beside the raw store query that page depends on;
+- the health report's latency (median of 50) beside a bare ``SELECT 1`` + ``ping``, and the time to
+  report a stopped MongoDB-protocol server;
+- peak memory (max RSS) of this process, which ran the app's pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+os.chdir(REPO_ROOT)
+
+
+def _median_ms(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 2)
+
+
+def bench_reseed(scale: int, random_seed: int) -> dict:
+    from sqlalchemy import text
+
+    from p2p_store import mongo, pg
+    from seed import loader
+    from seed.dataset import full_dataset
+
+    result = loader.reseed(scale=scale, random_seed=random_seed)
+    data = full_dataset(scale, random_seed)
+    # Raw floor: the same rows, bare, on the same servers.
+    with pg.get_engine().begin() as conn:
+        conn.execute(text("CREATE TEMP TABLE floor_users (LIKE users INCLUDING DEFAULTS)"))
+        raw = conn.connection.driver_connection
+        start = time.perf_counter()
+        with raw.cursor() as cur, cur.copy(f"COPY floor_users ({', '.join(loader.USER_COLUMNS)}) FROM STDIN") as cp:
+            for row in data.users:
+                cp.write_row([row[c] for c in loader.USER_COLUMNS])
+        pg_floor = time.perf_counter() - start
+    db = mongo.get_db()
+    docs = [dict(d) for _, attr in loader.MONGO_PLAN for d in getattr(data, attr)]
+    db.drop_collection("bench_floor")
+    start = time.perf_counter()
+    for i in range(0, len(docs), loader.MONGO_BATCH):
+        db["bench_floor"].insert_many(docs[i:i + loader.MONGO_BATCH], ordered=False)
+    mongo_floor = time.perf_counter() - start
+    db.drop_collection("bench_floor")
+    ours_pg, ours_mongo = result["postgresql"]["seconds"], result["mongodb"]["seconds"]
+    return {
+        "counts": result["counts"], "total_s": result["duration_s"], "prepare_s": result["prepare_s"],
+        "postgresql": {"rows": len(data.users), "seconds": ours_pg, "rows_per_s": result["postgresql"]["rows_per_s"],
+                       "floor_seconds": round(pg_floor, 3),
+                       "floor_rows_per_s": round(len(data.users) / pg_floor) if pg_floor else None,
+                       "ratio_of_floor": round(pg_floor / ours_pg, 2) if ours_pg else None},
+        "mongodb": {"documents": len(docs), "seconds": ours_mongo,
+                    "documents_per_s": result["mongodb"]["documents_per_s"],
+                    "floor_seconds": round(mongo_floor, 3),
+                    "floor_documents_per_s": round(len(docs) / mongo_floor) if mongo_floor else None,
+                    "ratio_of_floor": round(mongo_floor / ours_mongo, 2) if ours_mongo else None},
+    }
+
+
+def _raw_queries() -> dict:
+    """The raw store queries the pages depend on, timed on their own."""
+    from sqlalchemy import text
+
+    from p2p_store import mongo, pg
+
+    db = mongo.get_db()
+    post = db[mongo.FORUM_POSTS].find_one({}, sort=[("reply_count", -1)], projection={"_id": 1})
+    with pg.get_engine().connect() as conn:
+        accounts = _median_ms(lambda: conn.execute(text(
+            "SELECT * FROM users ORDER BY full_name LIMIT 25")).all(), 5)
+    return {
+        "accounts_page_sql_ms": accounts,
+        "forum_list_find_ms": _median_ms(lambda: list(db[mongo.FORUM_POSTS].find().sort(
+            [("is_pinned", -1), ("last_activity_at", -1), ("_id", -1)]).limit(25)), 5),
+        "thread_replies_find_ms": _median_ms(lambda: list(db[mongo.FORUM_REPLIES].find(
+            {"post_id": post["_id"]}).sort("path", 1)), 5) if post else None,
+        "use_cases_all_find_ms": _median_ms(lambda: list(db[mongo.USE_CASES].find(
+            {}, {"title": 1, "location": 1, "industry": 1, "city": 1, "kind": 1, "company": 1})), 5),
+        "replies_page_find_ms": _median_ms(lambda: list(db[mongo.FORUM_REPLIES].find().sort("_id", 1).limit(50)), 5),
+        "profiles_scan_ms": _median_ms(lambda: list(db[mongo.PROFILES].find({}, {"role": 1})), 5),
+    }
+
+
+def bench_pages(runs: int) -> dict:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from p2p_store import auth, mongo
+
+    me = auth.sign_in(email="ahmed.faisal@advanced-electronics.sa", password="Admin@2025!")
+    post = mongo.get_db()[mongo.FORUM_POSTS].find_one({}, sort=[("reply_count", -1)], projection={"_id": 1})
+    pages = {
+        "overview": ("app_pages/overview.py", {}),
+        "users": ("app_pages/users.py", {}),
+        "forum_list": ("app_pages/forum.py", {}),
+        "forum_thread": ("app_pages/forum.py", {"post": post["_id"]} if post else {}),
+        "map": ("app_pages/map.py", {}),
+        "explorer": ("app_pages/explorer.py", {}),
+        "health": ("app_pages/health.py", {}),
+        "data_admin": ("app_pages/data_admin.py", {}),
+    }
+    out = {}
+    for name, (script, params) in pages.items():
+        if not (REPO_ROOT / script).exists():
+            continue
+        cold, warm, errors = [], [], []
+        for _ in range(runs):
+            st.cache_data.clear()
+            at = AppTest.from_file(str(REPO_ROOT / script), default_timeout=120)
+            at.session_state["auth_token"] = me.token
+            for key, value in params.items():
+                at.query_params[key] = value
+            start = time.perf_counter()
+            at.run()
+            cold.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            at.run()
+            warm.append((time.perf_counter() - start) * 1000)
+            errors.extend(str(e.value)[:120] for e in at.exception)
+        out[name] = {"cold_ms": round(statistics.median(cold), 1), "warm_ms": round(statistics.median(warm), 1),
+                     "runs": runs, "exceptions": errors[:2]}
+    return out
+
+
+def bench_health(settings) -> dict:
+    from sqlalchemy import text
+
+    from p2p_store import health, local, mongo, pg
+
+    health.build_report()  # warm the pools
+    report_ms = _median_ms(health.build_report, 50)
+    engine, db = pg.get_engine(), mongo.get_db()
+
+    def floor() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        db.client.admin.command("ping")
+
+    floor()
+    floor_ms = _median_ms(floor, 50)
+    out = {"report_median_ms": report_ms, "floor_select1_plus_ping_median_ms": floor_ms,
+           "ratio": round(report_ms / floor_ms, 2) if floor_ms else None}
+    if not settings.mongodb_url:
+        root = settings.data_dir.resolve()
+        local.stop_local_mongo(root)
+        start = time.perf_counter()
+        report = health.build_report()
+        out["mongo_down_report_s"] = round(time.perf_counter() - start, 2)
+        out["mongo_down_status"] = report["status"]
+        local.ensure_local_mongo(root)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=0)
+    parser.add_argument("--random-seed", type=int, default=42)
+    parser.add_argument("--runs", type=int, default=5, help="page runs per page (median)")
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    args = parser.parse_args()
+    own_dir = None
+    if "P2P_DATA_DIR" not in os.environ:
+        own_dir = tempfile.mkdtemp(prefix="p2p-bench-")
+        os.environ["P2P_DATA_DIR"] = own_dir
+    os.environ.setdefault("P2P_MONGO_SELECT_TIMEOUT_MS", "2000")
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    from p2p_store import local, mongo, pg, schema
+    from p2p_store.settings import get_settings
+
+    settings = get_settings()
+    try:
+        start = time.perf_counter()
+        schema.bring_up()
+        up_s = time.perf_counter() - start
+        result = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "stores": "external" if settings.database_url or settings.mongodb_url else "embedded",
+            "scale": args.scale, "up_s": round(up_s, 2),
+            "reseed": bench_reseed(args.scale, args.random_seed),
+            "raw_queries": _raw_queries(),
+            "pages": bench_pages(args.runs),
+            "health": bench_health(settings),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+    finally:
+        mongo.close_client()
+        pg.dispose_engine()
+        if own_dir:
+            local.stop_local(settings)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
