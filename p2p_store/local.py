@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote_plus
@@ -39,7 +40,7 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 MONGO_APP_USER = "p2p_app"
 PG_DATABASE = "p2p_sandbox"
 MONGO_START_TIMEOUT_S = 30.0  # seconds: a cold SecantusDB start takes ~1 s here
-_PREFERRED_MONGO_PORT = 27217
+_MONGO_PORTS = range(27217, 28017)  # below the ephemeral range, which outgoing connections use
 
 
 class LocalStoreError(RuntimeError):
@@ -177,11 +178,19 @@ def _port_free(port: int) -> bool:
 def _free_port(preferred: int | None) -> int:
     """The preferred port if free, else the first free one of a fixed range below the ephemeral
     ports (an ephemeral port could be taken by some client's outgoing connection before a restart)."""
-    candidates = ([preferred] if preferred else []) + list(range(_PREFERRED_MONGO_PORT, _PREFERRED_MONGO_PORT + 200))
+    start = _MONGO_PORTS.index(preferred) if preferred in _MONGO_PORTS else 0
+    candidates = ([preferred] if preferred else []) + [
+        _MONGO_PORTS[(start + i) % len(_MONGO_PORTS)] for i in range(1, 200)]
     for candidate in candidates:
         if _port_free(candidate):
             return candidate
-    raise LocalStoreError(f"no free TCP port on 127.0.0.1 in {_PREFERRED_MONGO_PORT}-{_PREFERRED_MONGO_PORT + 199}")
+    raise LocalStoreError(f"no free TCP port on 127.0.0.1 near {preferred}")
+
+
+def _home_port(root: Path) -> int:
+    """A port of its own for each data dir (stable across restarts), so two data dirs on one machine
+    (tests, a browser run, a developer's app) rarely meet on the same port."""
+    return _MONGO_PORTS[zlib.crc32(str(root).encode()) % len(_MONGO_PORTS)]
 
 
 def _read_json(path: Path) -> dict | None:
@@ -277,7 +286,7 @@ def _provision_user(paths: _MongoPaths) -> dict:
     import pymongo
 
     creds = {"user": MONGO_APP_USER, "password": secrets.token_urlsafe(24)}
-    port = _free_port(_PREFERRED_MONGO_PORT + 100)
+    port = _free_port(_home_port(paths.root) + 1)
     proc = _start_mongo_process(paths, port, auth=False)
     try:
         url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
@@ -324,7 +333,7 @@ def ensure_local_mongo(root: Path) -> str:
                 _terminate(proc)
             creds = _provision_user(paths)
 
-        wanted = state.get("port") or _PREFERRED_MONGO_PORT
+        wanted = state.get("port") or _home_port(root)
         for attempt in range(3):  # another process may grab the same free port between check and bind
             port = _free_port(wanted)
             if port != wanted:
