@@ -36,7 +36,8 @@ with left:
     st.subheader("Posts per category")
     if data["categories"]:
         chart = alt.Chart(pd.DataFrame(data["categories"])).mark_bar(cornerRadiusEnd=3).encode(
-            x=alt.X("posts:Q", title="Posts"), y=alt.Y("category:N", sort="-x", title=None),
+            x=alt.X("posts:Q", title="Posts", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("category:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
             tooltip=["category", "posts"])
         st.altair_chart(chart, width="stretch")
     else:
@@ -45,7 +46,8 @@ with right:
     st.subheader("Use cases per industry")
     if data["industries"]:
         chart = alt.Chart(pd.DataFrame(data["industries"])).mark_bar(cornerRadiusEnd=3, color="#2a9d8f").encode(
-            x=alt.X("use_cases:Q", title="Use cases"), y=alt.Y("industry:N", sort="-x", title=None),
+            x=alt.X("use_cases:Q", title="Use cases", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("industry:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
             tooltip=["industry", "use_cases"])
         st.altair_chart(chart, width="stretch")
     else:
@@ -54,7 +56,8 @@ with right:
 st.subheader("Forum activity over time")
 if data["activity"]:
     chart = alt.Chart(pd.DataFrame(data["activity"])).mark_line(point=True).encode(
-        x=alt.X("month:T", title=None), y=alt.Y("count:Q", title="Created per month"),
+        x=alt.X("month:T", title=None),
+        y=alt.Y("count:Q", title="Created per month", scale=alt.Scale(zero=True), axis=alt.Axis(tickMinStep=1)),
         color=alt.Color("kind:N", title=None), tooltip=["month", "kind", "count"])
     st.altair_chart(chart, width="stretch")
 else:
