@@ -167,9 +167,9 @@ def page_guard(*, roles: tuple[str, ...] = ("admin", "member", "user"), stores: 
 # ------------------------------------------------------------------ sidebar
 
 
-@st.cache_data(ttl=10, show_spinner=False)
 def health_report() -> dict[str, Any]:
-    return health.build_report()
+    """The last finished report (at most 10 s old); never blocks a page for long while a store is down."""
+    return health.latest_report(max_age_s=10, wait_s=0.3)
 
 
 def health_line(report: dict[str, Any]) -> str:

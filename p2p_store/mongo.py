@@ -178,6 +178,11 @@ def get_client(settings: Settings | None = None) -> MongoClient:
     return _client
 
 
+def current_client() -> MongoClient | None:
+    """The client if one was created in this process (never creates one, never starts a store)."""
+    return _client
+
+
 def get_db(settings: Settings | None = None) -> Database:
     settings = settings or get_settings()
     return get_client(settings)[settings.mongodb_db]

@@ -51,6 +51,11 @@ def get_engine(settings: Settings | None = None) -> Engine:
     return _engine
 
 
+def current_engine() -> Engine | None:
+    """The engine if one was created in this process (never creates one, never starts a store)."""
+    return _engine
+
+
 def dispose_engine() -> None:
     """Close every pooled connection and forget the engine (tests, a changed URL)."""
     global _engine, _session_factory
