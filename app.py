@@ -25,8 +25,12 @@ ACCOUNT_PAGE = ("app_pages/account.py", "My account", ":material/person:", "acco
 
 me = shell.current_user()
 if me is None:
-    page = st.navigation([st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:",
-                                  url_path="sign-in", default=True)])
+    # Every page path leads to the sign-in page, so a deep link (/forum?post=…) survives signing in.
+    sign_in = "app_pages/sign_in.py"
+    page = st.navigation(
+        [st.Page(sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)]
+        + [st.Page(sign_in, title="Sign in", icon=":material/login:", url_path=path) for _, _, _, path, _ in PAGES],
+        position="hidden")
 elif me.must_change_password:  # a temporary password: nothing else until the person sets their own
     script, title, icon, path = ACCOUNT_PAGE
     page = st.navigation([st.Page(script, title="Set your password", icon=icon, url_path=path, default=True)])
