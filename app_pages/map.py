@@ -1,7 +1,516 @@
+"""Use-case map (issue 6): every use case across Saudi Arabia on a pydeck map that works without a
+token or internet (country outlines shipped in ``seed/geo``), filters and a "near" search kept in
+the URL, the same cases in a table, and a click (or ``?case=<id>``) for the details with a link to
+the other version (basic <-> detailed)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pydeck as pdk
 import streamlit as st
+from pydeck.bindings.json_tools import default_serialize
+from pydeck.types import String
 
+import seed
 from app_pages import shell
+from p2p_store import use_cases
 
-me = shell.page_guard()
-st.title("map")
-st.info("This page is being built.")
+me = shell.page_guard(stores=("postgresql", "mongodb"))
+
+OUTLINE_FILE = Path(seed.__file__).resolve().parent / "geo" / "region_outline.geojson"
+OUTLINE_TOLERANCE = 0.01  # degrees (~1 km): below a pixel up to zoom 8; cuts the outline from 360 to ~110 kB
+MAP_HEIGHT = 560  # px
+MAP_WIDTH_GUESS = 660  # px, the map column of a wide layout at 1500 px; only used to fit the initial view
+POINTS, SELECTED, OUTLINE, LABELS = "use-cases", "selected-case", "region-outline", "city-labels"
+DENSITY = {"points": "Points", "hexagons": "Hexagon density", "heatmap": "Heatmap"}
+KIND_LABEL = {"basic": "Basic", "detailed": "Detailed case study"}
+# Main industrial cities get a label; the others sit too close to a labelled one (Dhahran, Al Khobar,
+# Ras Tanura by Dammam; Makkah by Jeddah).
+LABELLED = ("Riyadh", "Jeddah", "Dammam", "Jubail", "Yanbu", "Rabigh", "Madinah", "Tabuk", "Hail", "Buraydah",
+            "Abha", "Jazan", "Al Kharj", "Sudair")
+# One colour per industry (Tableau 10 plus two), the same on the map and in the legend.
+PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (23, 190, 207), (188, 189, 34), (127, 127, 127), (57, 59, 121), (173, 73, 74)]
+ANY = "All"
+NEAR_LABEL = {"anywhere": "Anywhere", "point": "A point (lon/lat)…"}
+URL = "query-params"  # bind= value: the widget's key is its query parameter
+# pydeck turns every string argument into a JS accessor expression; these are plain strings.
+PIXELS = String("pixels")
+
+
+# ------------------------------------------------------------------ cached reads and static data
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def data_epoch() -> float:
+    """Changes when st.cache_data is cleared (shell.refresh_after_write after a reseed or any write)
+    or after a minute: the key that ties the cache_resource views below to fresh data."""
+    return time.time()
+
+
+@st.cache_resource(ttl=120, max_entries=4, show_spinner=False)
+def load_facets(epoch: float) -> dict[str, list[str]]:
+    """The filters' choices. The unfiltered view holds every case already (and is what most visits
+    show first): read them from it rather than scanning the collection a second time."""
+    everything = load_view(epoch, None, None, None, None, None, None)
+    if everything["capped"]:
+        return use_cases.facet_values()
+    return use_cases.facets_from_rows(everything["rows"])
+
+
+# cache_resource, not cache_data: at scale 20 a view is 2,000+ rows, and cache_data would unpickle
+# a copy on every rerun (~30-50 ms). The page only reads these objects, never changes them.
+@st.cache_resource(ttl=120, max_entries=32, show_spinner=False)
+def load_view(epoch: float, industry: str | None, region: str | None, city: str | None, technology: str | None,
+              kind: str | None, near: tuple[float, float, float] | None) -> dict[str, Any]:
+    """Filtered cases, split into what the map draws and what it cannot, with the map's points and
+    the table's frame."""
+    rows = use_cases.list_use_cases(industry=industry, region=region, city=city, technology=technology,
+                                    kind=kind, near=near)
+    split = use_cases.split_mappable(rows)
+    on_map = {r["id"] for r in split.mappable}
+    # Straight to Arrow, column by column: st.dataframe would convert a pandas frame on every rerun.
+    columns: dict[str, list[Any]] = {
+        "id": [r["id"] for r in rows], "Title": [r["title"] for r in rows],
+        "Company": [r["company"] for r in rows], "Industry": [r["industry"] for r in rows],
+        "City": [r["city"] for r in rows], "Region": [r["region"] for r in rows],
+        "Version": [KIND_LABEL.get(r["kind"], r["kind"]) for r in rows],
+        "Technologies": [", ".join(r["technologies"]) for r in rows]}
+    if near:
+        columns["Distance (km)"] = [r.get("distance_km") for r in rows]
+    columns["On map"] = [r["id"] in on_map for r in rows]
+    industries: dict[str, int] = {}
+    for r in split.mappable:
+        industries[r["industry"]] = industries.get(r["industry"], 0) + 1
+    # Drawn in id order (uuid: a shuffle that stays put), detailed cases on top: in industry order the
+    # last industry's colour would cover every crowded city.
+    points = sorted((map_point(r) for r in split.mappable), key=lambda p: (p["kind_label"] != "Basic", p["id"]))
+    return {"rows": rows, "points": points, "unmapped": split.reasons,
+            "industries": industries, "capped": len(rows) >= use_cases.MAX_LIMIT,
+            "table": pa.table(columns) if rows else None}
+
+
+@st.cache_data(ttl=60, max_entries=128, show_spinner=False)
+def load_case(case_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    case = use_cases.get_use_case(case_id=case_id)
+    return case, use_cases.linked_version(case=case)
+
+
+def _simplify(ring: list[list[float]], tolerance: float) -> list[list[float]]:
+    """Douglas-Peucker on one ring (iterative): drop points closer than ``tolerance`` to the chord."""
+    if len(ring) < 4:
+        return ring
+    keep = [False] * len(ring)
+    keep[0] = keep[-1] = True
+    stack, limit = [(0, len(ring) - 1)], tolerance * tolerance
+    while stack:
+        a, b = stack.pop()
+        (ax, ay), (bx, by) = ring[a], ring[b]
+        dx, dy = bx - ax, by - ay
+        length2 = dx * dx + dy * dy
+        far, far_i = -1.0, -1
+        for i in range(a + 1, b):
+            px, py = ring[i]
+            t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length2))
+            d = (px - ax - t * dx) ** 2 + (py - ay - t * dy) ** 2
+            if d > far:
+                far, far_i = d, i
+        if far > limit:
+            keep[far_i] = True
+            stack += [(a, far_i), (far_i, b)]
+    return [p for p, k in zip(ring, keep) if k]
+
+
+@st.cache_resource(show_spinner=False)
+def region_outline() -> dict[str, Any]:
+    """The Natural Earth outlines of ``seed/geo`` (public domain), simplified once per process."""
+    source = json.loads(OUTLINE_FILE.read_text(encoding="utf-8"))
+    features = []
+    for feature in source["features"]:
+        geom = feature["geometry"]
+        polygons = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
+        kept = []
+        for polygon in polygons:
+            rings = [r for r in (_simplify(ring, OUTLINE_TOLERANCE) for ring in polygon) if len(r) >= 4]
+            if rings:
+                kept.append(rings)
+        if kept:
+            features.append({"type": "Feature", "properties": feature["properties"],
+                             "geometry": {"type": "MultiPolygon", "coordinates": kept}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+@st.cache_resource(show_spinner=False)
+def city_labels() -> list[dict[str, Any]]:
+    return [{"name": c["name"], "lon": c["lon"], "lat": c["lat"]}
+            for c in use_cases.known_cities() if c["name"] in LABELLED]
+
+
+# ------------------------------------------------------------------ presentation helpers
+
+
+def industry_color(industry: str) -> tuple[int, int, int]:
+    known = use_cases.known_industries()
+    if industry in known:
+        return PALETTE[known.index(industry) % len(PALETTE)]
+    return PALETTE[sum(map(ord, industry)) % len(PALETTE)]  # stable for an industry outside the list
+
+
+def map_point(row: dict[str, Any]) -> dict[str, Any]:
+    """A flat record for the map: pydeck's tooltip reads top-level keys only (Streamlit HTML-escapes
+    the values it puts into the tooltip template)."""
+    return {"id": row["id"], "lon": row["lon"], "lat": row["lat"], "color": list(industry_color(row["industry"])),
+            "title": row["title"], "company": row["company"], "industry": row["industry"], "city": row["city"],
+            "kind_label": KIND_LABEL.get(row["kind"], row["kind"])}
+
+
+def fitted_view(points: list[dict[str, Any]], *, fit: bool) -> pdk.ViewState:
+    """The initial view: Saudi Arabia, or (``fit``) the bounding box of the points."""
+    if fit and points:
+        lons, lats = [p["lon"] for p in points], [p["lat"] for p in points]
+        box, pad_lon, pad_lat = (min(lons), min(lats), max(lons), max(lats)), 1.6, 1.4  # room for labels
+    else:
+        box, pad_lon, pad_lat = use_cases.SAUDI_BOUNDS, 1.05, 1.05  # the bounds have their own margin
+    lon, lat = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    span_lon, span_lat = max(box[2] - box[0], 0.15) * pad_lon, max(box[3] - box[1], 0.15) * pad_lat
+    # deck.gl's Web Mercator: 512 px span 360° of longitude at zoom 0; a degree of latitude is
+    # 1/cos(lat) times longer on screen.
+    zoom_lon = math.log2(MAP_WIDTH_GUESS * 360 / (512 * span_lon))
+    zoom_lat = math.log2(MAP_HEIGHT * 360 * math.cos(math.radians(lat)) / (512 * span_lat))
+    zoom = min(max(min(zoom_lon, zoom_lat), 3.0), 9.0)
+    return pdk.ViewState(longitude=round(lon, 4), latitude=round(lat, 4), zoom=round(zoom, 2), pitch=0, bearing=0)
+
+
+TOOLTIP = {"html": "<b>{title}</b><br/>{company}<br/>{industry} · {city}<br/><i>{kind_label}</i>",
+           "style": {"backgroundColor": "#1f2430", "color": "white", "fontSize": "12px", "maxWidth": "320px"}}
+
+
+def hexagon_radius_m(view: pdk.ViewState) -> int:
+    """Hexagons about 14 px across at the initial zoom (deck.gl: 78,271.5 m per px at zoom 0 on the
+    equator, shrinking with cos(latitude))."""
+    metres_per_px = 78_271.5 * math.cos(math.radians(view.latitude)) / 2 ** view.zoom
+    return max(int(metres_per_px * 14), 500)
+
+
+class CompactDeck(pdk.Deck):
+    """pydeck's ``to_json`` pretty-prints with the pure-Python encoder (~160 ms for the outline
+    alone); compact JSON goes through the C encoder. Same spec."""
+
+    def to_json(self) -> str:
+        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+
+
+class PrebuiltDeck(pdk.Deck):
+    """What st.pydeck_chart reads from a deck (its JSON and its tooltip), with the JSON made before."""
+
+    def __init__(self, spec: str) -> None:
+        super().__init__(layers=[], tooltip=TOOLTIP)
+        self.spec = spec
+
+    def to_json(self) -> str:
+        return self.spec
+
+
+@st.cache_resource(ttl=120, max_entries=16, show_spinner=False)
+def deck_spec(view_key: tuple[Any, ...], mode: str, ring: tuple[float, float] | None, fit: bool) -> str:
+    """The deck's JSON for one view: with 2,000+ points it is ~600 kB, serialised once per view and
+    layer mode instead of on every rerun."""
+    points = load_view(*view_key)["points"]
+    return build_deck(points, mode=mode, view=fitted_view(points, fit=fit), ring=ring).to_json()
+
+
+def build_deck(points: list[dict[str, Any]], *, mode: str, view: pdk.ViewState,
+               ring: tuple[float, float] | None) -> pdk.Deck:
+    """Outline under everything, then density (hexagons/heatmap), the points, the ring around the
+    open case, and the city labels on top."""
+    layers = [pdk.Layer(
+        "GeoJsonLayer", id=OUTLINE, data=region_outline(), stroked=True, filled=True, pickable=False,
+        # Translucent, so a Carto basemap (when tiles can load) still shows roads through it.
+        get_fill_color="properties.is_saudi ? [236, 220, 180, 200] : [214, 216, 220, 170]",
+        get_line_color=[110, 110, 110, 220], line_width_min_pixels=1, line_width_max_pixels=1.5)]
+    if mode == "hexagons":
+        layers.append(pdk.Layer(
+            "HexagonLayer", id="use-case-density", data=points, get_position=["lon", "lat"],
+            radius=hexagon_radius_m(view), coverage=0.92, extruded=False, opacity=0.7, pickable=False,
+            # ColorBrewer OrRd without its palest steps, which vanish on the sand fill.
+            color_range=[[253, 212, 158], [253, 187, 132], [252, 141, 89], [239, 101, 72], [215, 48, 31],
+                         [153, 0, 0]]))
+    elif mode == "heatmap":
+        layers.append(pdk.Layer(
+            "HeatmapLayer", id="use-case-heat", data=points, get_position=["lon", "lat"], get_weight=1,
+            radius_pixels=45, intensity=1.2, threshold=0.05, opacity=0.75, pickable=False))
+    dense = mode != "points"
+    layers.append(pdk.Layer(
+        "ScatterplotLayer", id=POINTS, data=points, get_position=["lon", "lat"], get_fill_color="color",
+        get_line_color=[255, 255, 255], stroked=True, radius_units=PIXELS, get_radius=3 if dense else 6,
+        line_width_units=PIXELS, get_line_width=1, pickable=True, auto_highlight=True,
+        highlight_color=[255, 255, 255, 120], opacity=0.7 if dense else 0.95))
+    if ring is not None:
+        layers.append(pdk.Layer(
+            "ScatterplotLayer", id=SELECTED, data=[{"lon": ring[0], "lat": ring[1]}],
+            get_position=["lon", "lat"], filled=False, stroked=True, radius_units=PIXELS, get_radius=12,
+            line_width_units=PIXELS, get_line_width=3, get_line_color=[20, 20, 20, 230], pickable=False))
+    layers.append(pdk.Layer(
+        "TextLayer", id=LABELS, data=city_labels(), get_position=["lon", "lat"], get_text="name", get_size=13,
+        get_color=[45, 45, 45, 255], get_text_anchor=String("start"), get_alignment_baseline=String("center"),
+        get_pixel_offset=[9, -1], font_weight=600, pickable=False,
+        font_family=String("'Source Sans Pro', 'Helvetica Neue', Arial, sans-serif"),
+        font_settings={"sdf": True}, outline_width=3, outline_color=[255, 255, 255, 230]))
+    return CompactDeck(layers=layers, initial_view_state=view, map_style=None, tooltip=TOOLTIP)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def plain(text: object) -> str:
+    """Stored text shown through st.markdown as written (no markdown, links or directives)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def legend(counts: dict[str, int]) -> None:
+    """Industry chips in the points' colours, with how many mapped cases each has."""
+    chips = [f'<span style="display:inline-flex;align-items:center;margin:0 14px 6px 0;font-size:0.85rem">'
+             f'<span style="width:12px;height:12px;border-radius:50%;margin-right:6px;display:inline-block;'
+             f'background:rgb{industry_color(name)};border:1px solid #fff;box-shadow:0 0 0 1px #bbb">'
+             f'</span>{html.escape(name)} ({n})</span>' for name, n in sorted(counts.items())]
+    if chips:
+        st.markdown("".join(chips), unsafe_allow_html=True)
+
+
+# ------------------------------------------------------------------ filters, kept in the URL
+# bind="query-params": each filter's key is its query parameter; values not among the options (or
+# out of range) in a hand-edited link are ignored by Streamlit and dropped from the URL.
+
+epoch = data_epoch()
+facets = shell.call(load_facets, epoch)
+if facets is None:
+    st.stop()
+cities_by_name = {c["name"]: c for c in use_cases.known_cities()}
+
+st.title("Use-case map")
+st.caption("Industrial IoT use cases across Saudi Arabia. Hover a point for a summary, click it for the "
+           "details. Filters and the open case are kept in the link, so a view can be shared.")
+
+f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 2, 1.4])
+industry = f1.selectbox("Industry", [ANY, *facets["industries"]], key="industry", bind=URL)
+region = f2.selectbox("Region", [ANY, *facets["regions"]], key="region", bind=URL)
+city_options = [ANY, *[c for c in facets["cities"]
+                       if region == ANY or cities_by_name.get(c, {}).get("region") == region]]
+if st.session_state.get("city", ANY) not in city_options:  # the region changed under a picked city
+    st.session_state["city"] = ANY
+city = f3.selectbox("City", city_options, key="city", bind=URL)
+technology = f4.selectbox("Technology", [ANY, *facets["technologies"]], key="tech", bind=URL)
+kind = f5.selectbox("Version", [ANY, *(k.capitalize() for k in use_cases.KINDS)], key="kind", bind=URL)
+
+n1, n2, n3, n4, n5 = st.columns([2, 1.2, 1.2, 1.2, 2.4], vertical_alignment="bottom")
+near_choice = n1.selectbox("Near", ["anywhere", *cities_by_name, "point"], key="near", bind=URL,
+                           format_func=lambda c: NEAR_LABEL.get(c, c),
+                           help="Only cases within the radius of a city or a point, nearest first.")
+radius = n2.number_input("Radius (km)", min_value=use_cases.MIN_RADIUS_KM, max_value=use_cases.MAX_RADIUS_KM,
+                         value=100, step=25, key="km", bind=URL, disabled=near_choice == "anywhere")
+near: tuple[float, float, float] | None = None
+if near_choice == "point":
+    lon = n3.number_input("Longitude", min_value=-180.0, max_value=180.0, value=46.6753, step=0.1,
+                          format="%.4f", key="lon", bind=URL)
+    lat = n4.number_input("Latitude", min_value=-90.0, max_value=90.0, value=24.7136, step=0.1,
+                          format="%.4f", key="lat", bind=URL)
+    near = (float(lon), float(lat), float(radius))
+elif near_choice in cities_by_name:
+    near = (float(cities_by_name[near_choice]["lon"]), float(cities_by_name[near_choice]["lat"]), float(radius))
+mode = n5.segmented_control("Layer", list(DENSITY), format_func=DENSITY.get, key="layer", bind=URL,
+                            default="points", required=True) or "points"
+
+filters = {"industry": None if industry == ANY else industry, "region": None if region == ANY else region,
+           "city": None if city == ANY else city, "technology": None if technology == ANY else technology,
+           "kind": None if kind == ANY else kind.lower()}
+data = shell.call(load_view, epoch, *filters.values(), near)
+if data is None:
+    st.stop()
+rows, points = data["rows"], data["points"]
+filtered = any(v is not None for v in filters.values()) or near is not None
+
+# ------------------------------------------------------------------ the open case: ?case=<id>
+
+
+def open_case(case_id: str | None) -> None:
+    if case_id:
+        st.query_params["case"] = case_id
+    elif "case" in st.query_params:
+        del st.query_params["case"]
+
+
+def take_pick(source: str, raw: object, case_id: str | None) -> None:
+    """A new click on the map (or a table row) opens that case. Charts keep their selection across
+    reruns, so only a change counts: a link to the other version must not be undone by a stale pick."""
+    memory = f"map_last_pick_{source}"
+    if st.session_state.get(memory) != raw:
+        st.session_state[memory] = raw
+        if case_id:
+            open_case(case_id)
+
+
+# Read both selections before drawing anything, so the panel and the map's ring show this click.
+map_state = st.session_state.get("use_case_map") or {}
+picked = ((map_state.get("selection") or {}).get("objects") or {}).get(POINTS) or []
+pick_id = picked[0].get("id") if picked and isinstance(picked[0], dict) else None
+take_pick("map", pick_id, pick_id if isinstance(pick_id, str) else None)
+table_state = st.session_state.get("use_case_table") or {}
+picked_rows = list((table_state.get("selection") or {}).get("rows") or [])
+row_id = (rows[picked_rows[0]]["id"] if picked_rows and isinstance(picked_rows[0], int)
+          and 0 <= picked_rows[0] < len(rows) else None)
+take_pick("table", picked_rows, row_id)
+
+selected: dict[str, Any] | None = None
+linked: dict[str, Any] | None = None
+case_param = st.query_params.get("case")
+if case_param:
+    loaded = shell.call(load_case, case_param)
+    if loaded is None:
+        open_case(None)
+    else:
+        selected, linked = loaded
+
+# ------------------------------------------------------------------ map, legend, notices
+
+
+def show_summary(case: dict[str, Any], other: dict[str, Any] | None) -> None:
+    st.markdown(f"#### {plain(case.get('title', ''))}")
+    color = "violet" if case.get("kind") == "detailed" else "blue"
+    st.markdown(f":{color}-badge[{KIND_LABEL.get(case.get('kind'), '?')}] "
+                f":gray-badge[{plain(case.get('industry', ''))}]")
+    st.markdown(f"**{plain(case.get('company', ''))}** · {plain(case.get('city', ''))}, "
+                f"{plain(case.get('region', ''))}")
+    if other:
+        label = "Read the detailed case study" if other["kind"] == "detailed" else "Open the basic version"
+        st.button(label, icon=":material/arrow_forward:", key="open_other_version", on_click=open_case,
+                  args=(other["id"],), type="primary", help=other["title"])
+    if case.get("description"):
+        st.markdown(plain(case["description"]))
+    if case.get("technologies"):
+        st.markdown("**Technologies**  \n" + " ".join(f":blue-badge[{plain(t)}]" for t in case["technologies"]))
+    if case.get("benefits"):
+        st.markdown("**Benefits**\n" + "\n".join(f"- {plain(b)}" for b in case["benefits"]))
+    created = case.get("created_at")
+    facts = {"Submitted by": case.get("submitted_by_name") or case.get("submitted_by"),
+             "Status": case.get("status"),
+             "Published": created.strftime("%d %b %Y") if hasattr(created, "strftime") else None,
+             "Location": (f"{case['lat']:.4f}° N, {case['lon']:.4f}° E" if case.get("lon") is not None
+                          else "no coordinates"),
+             "Slug": case.get("slug")}
+    st.caption("  \n".join(f"{k}: {plain(v)}" for k, v in facts.items() if v))
+    if rows and case["id"] not in {r["id"] for r in rows}:
+        st.caption("This case is outside the current filters.")
+    st.button("Close", icon=":material/close:", key="close_case", on_click=open_case, args=(None,))
+
+
+def show_study(case: dict[str, Any]) -> None:
+    """The rich sections of a detailed case, laid out for reading."""
+    st.subheader("Enterprise case study", anchor=False)
+    if case.get("executive_summary"):
+        st.markdown(plain(case["executive_summary"]))
+    roi = case.get("roi") if isinstance(case.get("roi"), dict) else {}
+    headline = [("Investment", roi.get("investment_sar"), "SAR {:,.0f}"),
+                ("Annual savings", roi.get("annual_savings_sar"), "SAR {:,.0f}"),
+                ("Payback", roi.get("payback_months"), "{:g} months")]
+    headline = [(label, value, fmt) for label, value, fmt in headline if isinstance(value, (int, float))]
+    if headline:
+        for col, (label, value, fmt) in zip(st.columns(len(headline)), headline):
+            col.metric(label, fmt.format(value), border=True)
+    metrics = [m for m in roi.get("metrics", []) if isinstance(m, dict)]
+    for start in range(0, len(metrics), 3):
+        for col, m in zip(st.columns(3), metrics[start:start + 3]):
+            col.metric(str(m.get("name", "")), str(m.get("after", "")), delta=f"before: {m.get('before', '?')}",
+                       delta_color="off", delta_arrow="off")
+    tabs = st.tabs(["Business challenge", "Solution", "Implementation", "Technical architecture",
+                    "Lessons learned"])
+    challenge = case.get("business_challenge") if isinstance(case.get("business_challenge"), dict) else {}
+    solution = case.get("solution") if isinstance(case.get("solution"), dict) else {}
+    with tabs[0]:
+        if challenge.get("summary"):
+            st.markdown(plain(challenge["summary"]))
+        if challenge.get("pain_points"):
+            st.markdown("**Pain points**\n" + "\n".join(f"- {plain(p)}" for p in challenge["pain_points"]))
+        if challenge.get("cost_of_problem"):
+            st.warning(f"**Cost of the problem.** {plain(challenge['cost_of_problem'])}", icon=":material/payments:")
+    with tabs[1]:
+        if solution.get("overview"):
+            st.markdown(plain(solution["overview"]))
+        left, right = st.columns([3, 2])
+        if solution.get("components"):
+            left.markdown("**Components**\n" + "\n".join(f"- {plain(p)}" for p in solution["components"]))
+        if solution.get("vendors"):
+            right.markdown("**Vendors and partners**\n" + "\n".join(f"- {plain(p)}" for p in solution["vendors"]))
+    with tabs[2]:
+        phases = [p for p in case.get("implementation_phases") or [] if isinstance(p, dict)]
+        weeks = sum(p["duration_weeks"] for p in phases if isinstance(p.get("duration_weeks"), (int, float)))
+        if weeks:
+            st.caption(f"{len(phases)} phases over {weeks:g} weeks")
+        for n, phase in enumerate(phases, start=1):
+            span = f" · {phase['duration_weeks']} weeks" if phase.get("duration_weeks") else ""
+            with st.expander(f"{n}. {plain(phase.get('phase', ''))}{span}", expanded=n == 1):
+                if phase.get("activities"):
+                    st.markdown("\n".join(f"- {plain(a)}" for a in phase["activities"]))
+                if phase.get("outcome"):
+                    st.success(plain(phase["outcome"]), icon=":material/flag:")
+    with tabs[3]:
+        architecture = case.get("technical_architecture")
+        for part, text in (architecture.items() if isinstance(architecture, dict) else []):
+            st.markdown(f"**{plain(str(part).replace('_', ' ').capitalize())}.** {plain(text)}")
+    with tabs[4]:
+        if case.get("lessons_learned"):
+            st.markdown("\n".join(f"- {plain(x)}" for x in case["lessons_learned"]))
+
+
+map_col, side = st.columns([2, 1], gap="medium")
+with map_col:
+    ring = (selected["lon"], selected["lat"]) if selected and selected.get("lon") is not None else None
+    spec = deck_spec((epoch, *filters.values(), near), mode, ring, filtered)
+    st.pydeck_chart(PrebuiltDeck(spec), height=MAP_HEIGHT, on_select="rerun", selection_mode="single-object",
+                    key="use_case_map", alt="Map of industrial IoT use cases in Saudi Arabia")
+    legend(data["industries"])
+    unmapped = sum(data["unmapped"].values())
+    if unmapped:
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(data["unmapped"].items()))
+        st.info(f"{unmapped} of {len(rows)} matching cases are not on the map ({why}); the table lists them.",
+                icon=":material/wrong_location:")
+    if data["capped"]:
+        st.warning(f"Showing the first {use_cases.MAX_LIMIT:,} matching cases; narrow the filters to see the rest.")
+with side:
+    if selected is None:
+        with st.container(border=True):
+            st.markdown("**Select a use case**")
+            st.caption("Click a point on the map or a row in the table to read it here.")
+            m1, m2 = st.columns(2)
+            m1.metric("Matching", f"{len(rows):,}")
+            m2.metric("Case studies", f"{sum(1 for r in rows if r['kind'] == 'detailed'):,}")
+    else:
+        with st.container(border=True, key="case_panel"):
+            show_summary(selected, linked)
+if selected is not None and selected.get("kind") == "detailed":
+    with st.container(border=True, key="case_study"):
+        show_study(selected)
+
+# ------------------------------------------------------------------ the same cases as a table
+
+where = ""
+if near is not None:
+    where = (f" within {radius:g} km of {near_choice}" if near_choice != "point"
+             else f" within {radius:g} km of {near[0]:.3f}° E, {near[1]:.3f}° N")
+st.subheader(f"{len(rows):,} use case{'' if len(rows) == 1 else 's'}{where}", anchor=False)
+if rows:
+    table = data["table"]
+    st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 420),
+                 column_order=[c for c in table.column_names if c != "id"], on_select="rerun",
+                 selection_mode="single-row", key="use_case_table",
+                 column_config={"On map": st.column_config.CheckboxColumn("On map"),
+                                "Title": st.column_config.TextColumn("Title", width="large")})
+else:
+    st.info("No use cases match these filters. Widen them, or clear the near search.", icon=":material/search_off:")

@@ -1,5 +1,6 @@
-"""Use cases: filtered lists for the map and its table, one case with its linked other version,
-filter values, counts per industry, and the split between cases a map can draw and those it cannot.
+"""Use cases (issue 3; the map of issue 6 is their main reader): filtered lists for the map and its
+table, one case with its linked other version, filter values, counts per industry, and the split
+between cases a map can draw and those it cannot.
 
 Every filter is an indexed equality (``industry_title``, ``city``, ``region``, ``kind``,
 ``technologies``); "near" is answered by ``$geoNear`` on ``location_2dsphere``. Lists carry only
@@ -174,10 +175,10 @@ def _coordinates(location: object) -> tuple[float | None, float | None]:
 def _row(doc: dict[str, Any]) -> dict[str, Any]:
     lon, lat = _coordinates(doc.get("location"))
     techs = doc.get("technologies")
-    row = {"id": str(doc["_id"]), "title": str(doc.get("title", "")), "company": str(doc.get("company", "")),
-           "industry": str(doc.get("industry", "")), "city": str(doc.get("city", "")),
-           "region": str(doc.get("region", "")), "kind": str(doc.get("kind", "")),
-           "technologies": [str(t) for t in techs] if isinstance(techs, list) else [],
+    row = {"id": str(doc["_id"]), "title": doc.get("title", ""), "company": doc.get("company", ""),
+           "industry": doc.get("industry", ""), "city": doc.get("city", ""), "region": doc.get("region", ""),
+           "kind": doc.get("kind", ""),  # strings: the collection's $jsonSchema validator says so
+           "technologies": techs if isinstance(techs, list) else [],
            "lon": lon, "lat": lat,
            "detailed_version_id": doc.get("detailed_version_id"), "basic_version_id": doc.get("basic_version_id")}
     if "distance_m" in doc:
@@ -233,7 +234,8 @@ def _case_id(case_id: object) -> str:
 
 
 def get_use_case(*, case_id: str) -> dict[str, Any]:
-    """One use case with every stored field (``_id`` as ``id``; ``lon``/``lat`` beside ``location``).
+    """One use case with every stored field (``_id`` as ``id``; ``lon``/``lat`` beside ``location``;
+    ``submitted_by_name`` from the submitter's profile, None when there is none).
 
     Raises NotFound for an unknown or malformed id."""
     doc = mongo.get_db()[mongo.USE_CASES].find_one({"_id": _case_id(case_id)})
@@ -241,6 +243,10 @@ def get_use_case(*, case_id: str) -> dict[str, Any]:
         raise NotFound("No such use case.")
     case = {"id": str(doc.pop("_id")), **doc}
     case["lon"], case["lat"] = _coordinates(doc.get("location"))
+    author = doc.get("submitted_by")
+    profile = (mongo.get_db()[mongo.PROFILES].find_one({"_id": author}, {"full_name": 1, "company": 1})
+               if isinstance(author, str) else None)
+    case["submitted_by_name"] = profile.get("full_name") if profile else None
     return case
 
 
@@ -272,6 +278,18 @@ def facet_values() -> dict[str, list[str]]:
     facets = rows[0] if rows else {}
     return {name: sorted(str(r["_id"]) for r in facets.get(name, []) if isinstance(r.get("_id"), str) and r["_id"])
             for name in ("industries", "regions", "cities", "technologies")}
+
+
+def facets_from_rows(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The same answer as :func:`facet_values`, from an unfiltered, uncapped :func:`list_use_cases`
+    result the caller already holds (saves a second full read on a cold page)."""
+    values: dict[str, set[str]] = {"industries": set(), "regions": set(), "cities": set(), "technologies": set()}
+    for row in rows:
+        for name, field in (("industries", "industry"), ("regions", "region"), ("cities", "city")):
+            if row.get(field):
+                values[name].add(row[field])
+        values["technologies"].update(t for t in row.get("technologies", []) if t)
+    return {name: sorted(found) for name, found in values.items()}
 
 
 def counts_by_industry(*, kind: str | None = None) -> list[dict[str, Any]]:
