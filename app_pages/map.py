@@ -185,7 +185,7 @@ def fitted_view(points: list[dict[str, Any]], *, fit: bool) -> pdk.ViewState:
     # 1/cos(lat) times longer on screen.
     zoom_lon = math.log2(MAP_WIDTH_GUESS * 360 / (512 * span_lon))
     zoom_lat = math.log2(MAP_HEIGHT * 360 * math.cos(math.radians(lat)) / (512 * span_lat))
-    zoom = min(max(min(zoom_lon, zoom_lat), 3.0), 9.0)
+    zoom = min(max(min(zoom_lon, zoom_lat), 3.0), 7.0)  # at most ~city scale: keep the coast in view
     return pdk.ViewState(longitude=round(lon, 4), latitude=round(lat, 4), zoom=round(zoom, 2), pitch=0, bearing=0)
 
 
