@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import stats
+from p2p_store import stats, use_cases
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 
@@ -13,7 +13,7 @@ me = shell.page_guard(stores=("postgresql", "mongodb"))
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
 def load_overview() -> dict:
     return {"figures": stats.headline_figures(), "categories": stats.posts_per_category(),
-            "industries": stats.use_cases_per_industry(), "activity": stats.activity_by_month()}
+            "industries": use_cases.counts_by_industry(), "activity": stats.activity_by_month()}
 
 
 st.title("Overview")

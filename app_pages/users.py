@@ -149,7 +149,12 @@ if me.is_admin:
     people = shell.call(load_people) or []
     by_id = {p["id"]: p for p in people}
     industries = ["", *users.known_industries()]
-    label = lambda i: f"{by_id[i]['full_name']} · {by_id[i]['email']}" + ("" if by_id[i]["is_active"] else " (inactive)")  # noqa: E731
+
+    def pick_account(key: str) -> str | None:
+        return st.selectbox("Account", list(by_id), index=None, key=key, placeholder="Pick a person",
+                            format_func=lambda i: f"{by_id[i]['full_name']} · {by_id[i]['email']}"
+                            + ("" if by_id[i]["is_active"] else " (inactive)"))
+
     t_create, t_edit, t_active, t_delete, t_password, t_sessions = st.tabs(
         ["Create", "Edit", "Deactivate / reactivate", "Delete", "Reset password", "Sign-ins"])
 
@@ -176,8 +181,7 @@ if me.is_admin:
                 st.code(made["temporary_password"], language=None)
 
     with t_edit:
-        target = st.selectbox("Account", [p["id"] for p in people], index=None, key="edit_person",
-                              format_func=label, placeholder="Pick a person")
+        target = pick_account("edit_person")
         account = shell.call(users.get_account, user_id=target) if target else None
         if account:
             with st.form("edit_account"):
@@ -203,8 +207,7 @@ if me.is_admin:
                     st.success(f"Saved: {done['changes']}", icon=":material/check_circle:")
 
     with t_active:
-        target = st.selectbox("Account", [p["id"] for p in people], index=None, key="active_person",
-                              format_func=label, placeholder="Pick a person")
+        target = pick_account("active_person")
         if target:
             person = by_id[target]
             verb = "Deactivate" if person["is_active"] else "Reactivate"
@@ -219,8 +222,7 @@ if me.is_admin:
                     st.rerun()
 
     with t_delete:
-        target = st.selectbox("Account", [p["id"] for p in people], index=None, key="delete_person",
-                              format_func=label, placeholder="Pick a person")
+        target = pick_account("delete_person")
         if target:
             st.warning(f"Deleting removes the account, its sign-ins and its profile. Their forum posts stay, "
                        f"shown as by “former member”. Type **{by_id[target]['email']}** to confirm.")
@@ -233,8 +235,7 @@ if me.is_admin:
                     st.rerun()
 
     with t_password:
-        target = st.selectbox("Account", [p["id"] for p in people], index=None, key="reset_person",
-                              format_func=label, placeholder="Pick a person")
+        target = pick_account("reset_person")
         if target and st.button("Issue a temporary password", key="reset_password"):
             done = shell.call(accounts.reset_password, actor_id=me.user_id, user_id=target)
             if done:

@@ -28,12 +28,6 @@ def posts_per_category() -> list[dict[str, Any]]:
     return [{"category": r["_id"], "posts": r["posts"]} for r in rows]
 
 
-def use_cases_per_industry() -> list[dict[str, Any]]:
-    rows = mongo.get_db()[mongo.USE_CASES].aggregate(
-        [{"$group": {"_id": "$industry", "use_cases": {"$sum": 1}}}, {"$sort": {"use_cases": -1}}])
-    return [{"industry": r["_id"], "use_cases": r["use_cases"]} for r in rows]
-
-
 def activity_by_month() -> list[dict[str, Any]]:
     """Posts and replies created per month (one ``$group`` per collection)."""
     db = mongo.get_db()
