@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import accounts, consistency, users
+from p2p_store import accounts, consistency, health, users
 from p2p_store.models import ROLES
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
@@ -79,10 +79,15 @@ if result is not None:
         p1, p2, p3 = st.columns([2, 2, 3])
         p1.number_input(f"Page (of {result.pages})", min_value=1, max_value=result.pages, key="users_page")
         p2.caption(f"{result.total:,} account(s) · showing {len(result.rows)}")
-        csv = shell.call(load_export, *filters)
-        if csv is not None:
-            p3.download_button("Download CSV of this view", csv, file_name="accounts.csv", mime="text/csv",
-                               icon=":material/download:", key="users_csv")
+        def export_csv(filters=filters) -> bytes:
+            """Built only when the button is clicked (a whole filtered view can be thousands of rows)."""
+            try:
+                return load_export(*filters)
+            except Exception as exc:  # noqa: BLE001 - the download carries the one-line reason instead
+                return f"export failed: {health.one_line_error(exc)}\n".encode()
+
+        p3.download_button("Download CSV of this view", export_csv, file_name="accounts.csv", mime="text/csv",
+                           icon=":material/download:", key="users_csv")
 
 # ------------------------------------------------------------------ admin: change roles
 if me.is_admin:

@@ -97,10 +97,25 @@ def _industry_ids(industry: str | None) -> list[uuid.UUID] | None:
     return [u for u in (user_uuid(d["_id"]) for d in cursor) if u is not None]
 
 
+_PROFILE_FIELDS = {"industry": 1, "city": 1, "expertise": 1, "role": 1, "job_title": 1}
+_IN_BATCH = 50  # ids per $in: the embedded server's $in cost grows with ids × candidates
+_SCAN_ABOVE = 200  # more ids than this: one projected pass over all profiles is cheaper than many $in
+
+
+def _profiles_for(ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Profiles of these accounts, in a bounded number of indexed round trips."""
+    coll = mongo.get_db()[mongo.PROFILES]
+    if len(ids) > _SCAN_ABOVE:
+        wanted = set(ids)
+        return {d["_id"]: d for d in coll.find({}, _PROFILE_FIELDS).limit(EXPORT_LIMIT * 2) if d["_id"] in wanted}
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), _IN_BATCH):
+        found.update((d["_id"], d) for d in coll.find({"_id": {"$in": ids[start:start + _IN_BATCH]}}, _PROFILE_FIELDS))
+    return found
+
+
 def _with_profiles(users: list[User]) -> list[dict[str, Any]]:
-    ids = [str(u.id) for u in users]
-    profiles = {d["_id"]: d for d in mongo.get_db()[mongo.PROFILES].find(
-        {"_id": {"$in": ids}}, {"industry": 1, "city": 1, "expertise": 1, "role": 1, "job_title": 1})}
+    profiles = _profiles_for([str(u.id) for u in users])
     rows = []
     for u in users:
         p = profiles.get(str(u.id), {})

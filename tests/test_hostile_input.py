@@ -74,3 +74,52 @@ def test_role_form(seeded, user_id, role, version):
     with pytest.raises(DomainError):
         users.change_role(actor_id=admin, user_id=user_id, new_role=role, expected_version=version)
     assert _unchanged() == before
+
+
+@FAST
+@given(key=HOSTILE_ANY, text=HOSTILE_ANY)
+def test_config_editor(seeded, key, text):
+    """A hostile key or value: a message and nothing written, or (valid JSON object for a real key) a
+    stored value that reads back exactly as sent."""
+    import json
+
+    from p2p_store import config
+
+    admin = str(users.people_choices()[0]["id"])
+    before = {r["key"]: r["value"] for r in config.list_configs()}
+    try:
+        config.update_config(actor_id=admin, key=key, value_text=text)
+    except DomainError:
+        assert {r["key"]: r["value"] for r in config.list_configs()} == before
+        return
+    after = {r["key"]: r["value"] for r in config.list_configs()}
+    assert after[key] == json.loads(text)
+
+
+URL_TEXT = st.one_of(st.text(max_size=80), st.sampled_from(
+    ['{"$ne": 1}', ".*(", "'; DROP TABLE users; --", "x" * 5000, "-1", "1e309", "NaN", "../../etc/passwd",
+     "00000000-0000-0000-0000-000000000000", "%00", "<b>x</b>", "🙂"]))
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=st.dictionaries(st.sampled_from(["post", "q", "category", "tag", "author", "status", "solved", "sort",
+                                               "per_page", "industry", "region", "city", "tech", "kind", "near",
+                                               "km", "lon", "lat", "layer", "case"]), URL_TEXT, max_size=5),
+       page=st.sampled_from(["app_pages/forum.py", "app_pages/map.py"]))
+def test_url_query_parameters(seeded, params, page):
+    """A hand-edited or hostile link: the page shows a message or ignores the value, never an exception,
+    never a traceback or a credential."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import REPO_ROOT
+
+    me = auth.sign_in(email="sara.hassan@advanced-electronics.sa", password="Member@2025!")
+    at = AppTest.from_file(str(REPO_ROOT / page), default_timeout=60)
+    at.session_state["auth_token"] = me.token
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, at.exception
+    shown = " ".join(str(e.value) for e in [*at.error, *at.warning, *at.markdown])
+    assert "Traceback" not in shown and "$argon2" not in shown and "mongodb://" not in shown
+    auth.sign_out(token=me.token)

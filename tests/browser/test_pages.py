@@ -106,3 +106,14 @@ def test_health_shows_both_stores(page, app_url):
     page.get_by_text("Healthy").first.wait_for()
     check_page(page, "40-health")
     assert page.get_by_text("PostgreSQL").count() and page.get_by_text("MongoDB").count()
+
+
+def test_explorer_and_my_account_render(page, app_url):
+    open_app(page, app_url["url"])
+    sign_in_demo(page, "Sara")
+    go(page, "Data explorer")
+    page.get_by_role("heading", name="Data explorer").wait_for()
+    check_page(page, "50-explorer")
+    go(page, "My account")
+    page.get_by_role("heading", name="My account").wait_for()
+    check_page(page, "60-my-account")
