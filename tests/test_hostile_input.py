@@ -101,7 +101,7 @@ URL_TEXT = st.one_of(st.text(max_size=80), st.sampled_from(
      "00000000-0000-0000-0000-000000000000", "%00", "<b>x</b>", "🙂"]))
 
 
-@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(params=st.dictionaries(st.sampled_from(["post", "q", "category", "tag", "author", "status", "solved", "sort",
                                                "per_page", "industry", "region", "city", "tech", "kind", "near",
                                                "km", "lon", "lat", "layer", "case"]), URL_TEXT, max_size=5),
