@@ -16,6 +16,10 @@ def wait_idle(page, timeout_ms: int = 60_000) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
         timeout=timeout_ms)
+    try:  # elements still loading show as skeletons; give them a moment (not an error if they stay)
+        page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=5_000)
+    except Exception:  # noqa: BLE001 - a skeleton that stays is caught by the screenshot review, not here
+        pass
     page.wait_for_timeout(300)
 
 
