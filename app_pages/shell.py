@@ -84,6 +84,18 @@ def stores_ready(*names: str, banner: bool = True) -> bool:
     return ok
 
 
+def _store_of(exc: BaseException) -> str:
+    import psycopg
+    import pymongo.errors
+    import sqlalchemy.exc
+
+    if isinstance(exc, pymongo.errors.PyMongoError):
+        return "MongoDB"
+    if isinstance(exc, sqlalchemy.exc.SQLAlchemyError | psycopg.Error):
+        return "PostgreSQL"
+    return "A store"
+
+
 def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
     """Run a service call; a domain error or a store failure becomes a message on the page (None)."""
     try:
@@ -92,10 +104,12 @@ def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
         st.error(str(exc), icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
         log.exception("service call failed")
-        st.error(f"The stores did not answer: {health.one_line_error(exc)}. Nothing was changed; try again.",
-                 icon=":material/cloud_off:")
-        for clear in _READY.values():  # a dropped store may have come back on another pool
+        st.error(f"**{_store_of(exc)} did not answer** — {health.one_line_error(exc)}. Nothing was changed. This "
+                 "page recovers by itself when the store is back; try again in a moment.", icon=":material/cloud_off:")
+        for clear in _READY.values():  # the next run checks the stores again (and re-resolves the pools)
             clear.clear()
+        # One banner, not one per call: every later call on this page would wait for the same dead store.
+        st.stop()
     return None
 
 

@@ -211,7 +211,9 @@ def _write_private_json(path: Path, data: dict) -> None:
 def _mongo_processes(storage: Path) -> list[psutil.Process]:
     """SecantusDB processes serving this storage path (found by command line, e.g. after a lost state file)."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.info.get("status") == psutil.STATUS_ZOMBIE:
+            continue
         cmd = proc.info.get("cmdline") or []
         if any("secantus" in part for part in cmd[:3]) and str(storage) in cmd:
             found.append(proc)
@@ -244,7 +246,7 @@ def _wait_serving(url: str, proc: psutil.Process | subprocess.Popen, log_path: P
     while time.monotonic() < deadline:
         if _ping(url, 300):
             return
-        exited = proc.poll() is not None if isinstance(proc, subprocess.Popen) else not proc.is_running()
+        exited = _gone(proc)
         if exited:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:] if log_path.exists() else []
             raise LocalStoreError("embedded MongoDB-protocol server exited at start: " + " | ".join(tail))
@@ -265,15 +267,29 @@ def _start_mongo_process(paths: _MongoPaths, port: int, *, auth: bool) -> subpro
                                 start_new_session=True, close_fds=True)
 
 
-def _terminate(proc: psutil.Process | subprocess.Popen, timeout: float = 10.0) -> None:
+def _gone(proc: psutil.Process | subprocess.Popen) -> bool:
+    """Exited, or a zombie waiting for a parent that is not us (e.g. the app that started it)."""
+    if isinstance(proc, subprocess.Popen):
+        return proc.poll() is not None
     try:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout)
-    except (psutil.TimeoutExpired, subprocess.TimeoutExpired):
-        proc.kill()
-        proc.wait(5)
-    except (psutil.NoSuchProcess, ProcessLookupError):
-        pass
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _terminate(proc: psutil.Process | subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM, wait up to ``timeout`` s, then SIGKILL."""
+    for sig, wait_s in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            proc.send_signal(sig)
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if _gone(proc):
+                return
+            time.sleep(0.05)
+    raise LocalStoreError(f"process {proc.pid} did not stop")
 
 
 def _app_url(port: int, creds: dict) -> str:

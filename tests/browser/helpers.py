@@ -9,18 +9,30 @@ from PIL import Image, ImageStat
 from tests.browser.conftest import ARTIFACTS, APP_START_TIMEOUT_S
 
 
+_RUNNING_JS = ("() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
+               " return !!w && (w.innerText.includes('Running') || w.innerText.includes('Stop')); }")
+
+
 def wait_idle(page, timeout_ms: int = 60_000) -> None:
-    """Wait until Streamlit has finished running the script (no running indicator)."""
+    """Wait until Streamlit has finished running the script: its status widget ("Running…" / "Stop")
+    stays away for a whole second (it appears only some time after a run starts)."""
+    import time
+
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout_ms)
+    deadline = time.monotonic() + timeout_ms / 1000
+    quiet_since = None
+    while time.monotonic() < deadline:
+        if page.evaluate(_RUNNING_JS):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= 1.0:
+            break
+        page.wait_for_timeout(100)
     try:  # elements still loading show as skeletons; give them a moment (not an error if they stay)
         page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=5_000)
     except Exception:  # noqa: BLE001 - a skeleton that stays is caught by the screenshot review, not here
         pass
-    page.wait_for_timeout(300)
 
 
 def check_page(page, name: str) -> Image.Image:

@@ -117,3 +117,24 @@ def test_explorer_and_my_account_render(page, app_url):
     go(page, "My account")
     page.get_by_role("heading", name="My account").wait_for()
     check_page(page, "60-my-account")
+
+
+def test_health_shows_a_stopped_store_within_10s_and_other_pages_still_work(page, app_url):
+    from pathlib import Path
+
+    from p2p_store import local
+
+    root = Path(app_url["data_dir"]).resolve()
+    open_app(page, app_url["url"])
+    sign_in_demo(page, "Sara")
+    go(page, "Health")
+    page.get_by_text("Healthy").first.wait_for()
+    local.stop_local_mongo(root)
+    try:
+        page.get_by_text("Degraded").first.wait_for(timeout=10_000)  # the panel refreshes itself
+        check_page(page, "41-health-mongo-down")
+        go(page, "Users & roles")  # another page: a banner or (embedded default) the store restarted, no error box
+        page.get_by_role("heading", name="Users & roles").wait_for()
+        check_page(page, "42-users-while-mongo-was-down")
+    finally:
+        local.ensure_local_mongo(root)
