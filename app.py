@@ -23,7 +23,7 @@ PAGES = [
 
 ACCOUNT_PAGE = ("app_pages/account.py", "My account", ":material/person:", "account")
 
-me = shell.current_user()
+me = shell.resolve_for_this_run()
 if me is None:
     # Every page path leads to the sign-in page, so a deep link (/forum?post=…) survives signing in.
     sign_in = "app_pages/sign_in.py"
@@ -41,4 +41,5 @@ else:
         for i, (script, title, icon, path, roles) in enumerate(PAGES) if me.role in roles
     ] + [st.Page(ACCOUNT_PAGE[0], title=ACCOUNT_PAGE[1], icon=ACCOUNT_PAGE[2], url_path=ACCOUNT_PAGE[3])])
     shell.sidebar(me)
+shell.show_notices()
 page.run()

@@ -31,27 +31,28 @@ c3.metric("Replies", f"{fig['replies']:,}")
 c4.metric("Use cases", f"{fig['use_cases']:,}")
 c4.caption(f"{fig['use_cases_basic']} basic · {fig['use_cases_detailed']} detailed")
 
+
+def count_bars(title: str, rows: list[dict], label: str, count: str, count_title: str, empty: str,
+               color: str = "#0f766e") -> None:
+    """A horizontal bar chart of counts, largest first (whole-number axis, full labels)."""
+    st.subheader(title)
+    if not rows:
+        st.info(empty)
+        return
+    chart = alt.Chart(pd.DataFrame(rows)).mark_bar(cornerRadiusEnd=3, color=color).encode(
+        x=alt.X(f"{count}:Q", title=count_title, axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
+        tooltip=[label, count])
+    st.altair_chart(chart, width="stretch")
+
+
 left, right = st.columns(2)
 with left:
-    st.subheader("Posts per category")
-    if data["categories"]:
-        chart = alt.Chart(pd.DataFrame(data["categories"])).mark_bar(cornerRadiusEnd=3).encode(
-            x=alt.X("posts:Q", title="Posts", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("category:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
-            tooltip=["category", "posts"])
-        st.altair_chart(chart, width="stretch")
-    else:
-        st.info("No forum posts yet. An admin can reseed from Data admin.")
+    count_bars("Posts per category", data["categories"], "category", "posts", "Posts",
+               "No forum posts yet. An admin can reseed from Data admin.", color="#1f77b4")
 with right:
-    st.subheader("Use cases per industry")
-    if data["industries"]:
-        chart = alt.Chart(pd.DataFrame(data["industries"])).mark_bar(cornerRadiusEnd=3, color="#2a9d8f").encode(
-            x=alt.X("use_cases:Q", title="Use cases", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("industry:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
-            tooltip=["industry", "use_cases"])
-        st.altair_chart(chart, width="stretch")
-    else:
-        st.info("No use cases yet.")
+    count_bars("Use cases per industry", data["industries"], "industry", "use_cases", "Use cases",
+               "No use cases yet.", color="#2a9d8f")
 
 st.subheader("Forum activity over time")
 if data["activity"]:

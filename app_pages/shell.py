@@ -118,11 +118,41 @@ def refresh_after_write() -> None:
     st.cache_data.clear()
 
 
+def notify(message: str, icon: str = ":material/check_circle:") -> None:
+    """A toast that survives the ``st.rerun()`` which usually follows a write (a toast sent right
+    before a rerun is lost); shown by :func:`show_notices` at the start of the next run."""
+    st.session_state.setdefault("_notices", []).append((message, icon))
+
+
+def show_notices() -> None:
+    for message, icon in st.session_state.pop("_notices", []):
+        st.toast(message, icon=icon)
+
+
 # ------------------------------------------------------------------ who is signed in
 
 
+_RESOLVED_KEY = "_me_this_run"
+
+
 def current_user() -> auth.SignedIn | None:
-    """The signed-in person, re-read from PostgreSQL on every run (an ended session signs out at once)."""
+    """The signed-in person, re-read from PostgreSQL on every run (an ended session signs out at once).
+
+    ``app.py`` resolves it first in each run and leaves it for the page's guard, which takes it
+    (once), so a run reads the session row once, not twice."""
+    if _RESOLVED_KEY in st.session_state:
+        return st.session_state.pop(_RESOLVED_KEY)
+    return _resolve_user()
+
+
+def resolve_for_this_run() -> auth.SignedIn | None:
+    """For ``app.py``: resolve the person and keep the answer for the page guard of the same run."""
+    me = _resolve_user()
+    st.session_state[_RESOLVED_KEY] = me
+    return me
+
+
+def _resolve_user() -> auth.SignedIn | None:
     token = st.session_state.get(TOKEN_KEY)
     if not token:
         try:

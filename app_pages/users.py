@@ -223,7 +223,7 @@ if me.is_admin:
                                   active=not person["is_active"], expected_version=person["version"])
                 if done:
                     shell.refresh_after_write()
-                    st.toast(f"{person['full_name']} is now {'active' if done['is_active'] else 'inactive'}", icon="✅")
+                    shell.notify(f"{person['full_name']} is now {'active' if done['is_active'] else 'inactive'}")
                     st.rerun()
 
     with t_delete:
@@ -236,7 +236,7 @@ if me.is_admin:
                 done = shell.call(accounts.delete_account, actor_id=me.user_id, user_id=target, confirm=typed)
                 if done:
                     shell.refresh_after_write()
-                    st.toast(f"Deleted {done['full_name']}", icon="🗑️")
+                    shell.notify(f"Deleted {done['full_name']}", icon=":material/delete:")
                     st.rerun()
 
     with t_password:
@@ -272,7 +272,7 @@ if drift is not None:
             fixed = shell.call(consistency.repair_drift, actor_id=me.user_id)
             if fixed is not None:
                 shell.refresh_after_write()
-                st.toast(f"Repaired {len(fixed)} row(s)", icon="🛠️")
+                shell.notify(f"Repaired {len(fixed)} row(s)", icon=":material/build:")
                 st.rerun()
 
 # ------------------------------------------------------------------ audit

@@ -225,6 +225,7 @@ def test_delete_needs_the_typed_email(demo):
     at.text_input(key="delete_confirm").input(SARA)
     at.button(key="delete_account").click().run()
     assert not at.exception
+    assert [t.value for t in at.toast] == ["Deleted Sara Hassan"]  # survives the rerun after the write
     assert users.count_by_role() == {"admin": 2, "member": 0, "user": 0}
 
 
