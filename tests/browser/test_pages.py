@@ -66,23 +66,31 @@ def test_map_draws_points_then_filter_and_click(page, app_url):
     assert _point_pixels(png) > 5
     check_page(page, "21-map-filtered")
     # The view is fitted to the filtered cases: click each of them until the detail panel opens.
-    box = deck.bounding_box()
-    image = Image.open(io.BytesIO(png)).convert("RGB")
     palette = _palette()
-    def is_point(x: int, y: int) -> bool:
-        if not (0 <= x < image.width and 0 <= y < image.height):
-            return False
-        r, g, b = image.getpixel((x, y))
-        return any(abs(r - pr) + abs(g - pg) + abs(b - pb) < 40 for pr, pg, pb in palette)
+    for attempt in range(3):  # software WebGL can still be settling the fitted view: look again, click again
+        png = _deck_png(page)
+        box = deck.bounding_box()
+        image = Image.open(io.BytesIO(png)).convert("RGB")
 
-    # the middle of a drawn point: a point pixel whose neighbours 2 px away are point pixels too
-    centres = [(x, y) for y in range(image.height) for x in range(image.width)
-               if is_point(x, y) and all(is_point(x + dx, y + dy) for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2)))]
-    assert centres, "no point to click"
-    x, y = centres[len(centres) // 2]
-    page.mouse.click(box["x"] + x * box["width"] / image.width, box["y"] + y * box["height"] / image.height)
-    wait_idle(page)
-    page.get_by_role("button", name="Close").wait_for(timeout=30_000)
+        def is_point(x: int, y: int, image=image) -> bool:
+            if not (0 <= x < image.width and 0 <= y < image.height):
+                return False
+            r, g, b = image.getpixel((x, y))
+            return any(abs(r - pr) + abs(g - pg) + abs(b - pb) < 40 for pr, pg, pb in palette)
+
+        # the middle of a drawn point: a point pixel whose neighbours 2 px away are point pixels too
+        centres = [(x, y) for y in range(image.height) for x in range(image.width)
+                   if is_point(x, y) and all(is_point(x + dx, y + dy) for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2)))]
+        assert centres, "no point to click"
+        x, y = centres[len(centres) // 2]
+        page.mouse.click(box["x"] + x * box["width"] / image.width, box["y"] + y * box["height"] / image.height)
+        wait_idle(page)
+        try:
+            page.get_by_role("button", name="Close").wait_for(timeout=15_000)
+            break
+        except Exception:  # noqa: BLE001 - retried; the last attempt fails the test below
+            if attempt == 2:
+                raise
     check_page(page, "22-map-case")
 
 
