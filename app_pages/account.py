@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import accounts, users
+from p2p_store.accounts import directory, lifecycle
 
 me = shell.page_guard(stores=("postgresql",))
 
@@ -15,14 +15,14 @@ if me.must_change_password:
 with st.form("own_password"):
     st.subheader("Password")
     current = st.text_input("Current password", type="password", key="pw_current", max_chars=1024)
-    new = st.text_input(f"New password (at least {accounts.MIN_PASSWORD} characters)", type="password",
+    new = st.text_input(f"New password (at least {lifecycle.MIN_PASSWORD} characters)", type="password",
                         key="pw_new", max_chars=1024)
     again = st.text_input("New password again", type="password", key="pw_again", max_chars=1024)
     change = st.form_submit_button("Change password", type="primary")
 if change:
     if new != again:
         st.error("The two new passwords differ; nothing was changed.")
-    elif shell.call(accounts.change_own_password, me=me, current_password=current, new_password=new):
+    elif shell.call(lifecycle.change_own_password, me=me, current_password=current, new_password=new):
         st.session_state["password_changed"] = True
         st.rerun()
 if st.session_state.pop("password_changed", False):
@@ -31,13 +31,13 @@ if me.must_change_password:
     st.stop()
 
 if shell.stores_ready("mongodb"):
-    account = shell.call(users.get_account, user_id=me.user_id)
+    account = shell.call(directory.get_account, user_id=me.user_id)
     if account:
         with st.form("own_profile"):
             st.subheader("Profile")
             name = st.text_input("Name", account["full_name"], key="own_name", max_chars=120)
             company = st.text_input("Company", account["company"], key="own_company", max_chars=160)
-            industries = ["", *users.known_industries()]
+            industries = ["", *directory.known_industries()]
             industry = st.selectbox("Industry", industries, key="own_industry",
                                     index=industries.index(account["industry"]) if account["industry"] in industries
                                     else 0)
@@ -47,7 +47,7 @@ if shell.stores_ready("mongodb"):
                                       max_chars=700)
             save = st.form_submit_button("Save profile")
         if save:
-            done = shell.call(accounts.update_account, actor_id=me.user_id, user_id=me.user_id,
+            done = shell.call(lifecycle.update_account, actor_id=me.user_id, user_id=me.user_id,
                               expected_version=account["version"], full_name=name, email=account["email"],
                               company=company, industry=industry, city=city, job_title=job, expertise=expertise)
             if done:
@@ -55,10 +55,10 @@ if shell.stores_ready("mongodb"):
                 st.success(f"Profile saved ({done['changes']}).", icon=":material/check_circle:")
 
 st.subheader("My sign-ins")
-for row in shell.call(accounts.list_sessions, actor_id=me.user_id, mine_only=True, current_token=me.token) or []:
+for row in shell.call(lifecycle.list_sessions, actor_id=me.user_id, mine_only=True, current_token=me.token) or []:
     cols = st.columns([3, 3, 2])
     cols[0].write(f"Since {row['since']:%Y-%m-%d %H:%M} · last seen {row['last_seen']:%H:%M}")
     cols[1].caption(("**This browser** · " if row["current"] else "") + (row["browser"] or "unknown browser"))
     if not row["current"] and cols[2].button("End this sign-in", key=f"end_own_{row['session_id']}"):
-        if shell.call(accounts.end_session, actor_id=me.user_id, session_id=row["session_id"]):
+        if shell.call(lifecycle.end_session, actor_id=me.user_id, session_id=row["session_id"]):
             st.rerun()

@@ -17,9 +17,11 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import config, health, schema
+from p2p_store import health
+from p2p_store.data import config
 from p2p_store.errors import DomainError
 from p2p_store.settings import get_settings
+from p2p_store.stores import schema
 from seed import loader
 
 me = shell.page_guard(roles=("admin",), stores=("postgresql", "mongodb"))

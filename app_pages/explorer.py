@@ -1,5 +1,5 @@
 """Data explorer: every table and collection of both stores — fields, rows, value counts, exports —
-and, for admins, a read-only query console (issue 9). All queries live in p2p_store.explorer / .console."""
+and, for admins, a read-only query console (issue 9). All queries live in p2p_store.data.explorer / .console."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import console, explorer, health
+from p2p_store import health
+from p2p_store.data import console, explorer
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 

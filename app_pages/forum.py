@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import forum
+from p2p_store.community import forum
 from p2p_store.errors import NotFound
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))

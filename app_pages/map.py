@@ -21,7 +21,7 @@ from pydeck.types import String
 
 import seed
 from app_pages import shell
-from p2p_store import use_cases
+from p2p_store.community import use_cases
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import stats, use_cases
+from p2p_store.community import stats, use_cases
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 

@@ -9,9 +9,11 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from p2p_store import auth, health, mongo, pg, schema
+from p2p_store import health
+from p2p_store.accounts import auth
 from p2p_store.errors import DomainError
 from p2p_store.settings import SettingsError, get_settings
+from p2p_store.stores import mongo, pg, schema
 
 log = logging.getLogger("p2p_explorer.app")
 T = TypeVar("T")

@@ -5,8 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import accounts, consistency, health, users
-from p2p_store.models import ROLES
+from p2p_store import health
+from p2p_store.accounts import consistency, directory, lifecycle
+from p2p_store.stores.models import ROLES
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 
@@ -16,20 +17,20 @@ st.caption("Accounts live in PostgreSQL; industry, city and expertise come from 
 
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)
 def load_page(search, role, industry, active, sort, descending, page, page_size):
-    return users.list_accounts(search=search, role=role, industry=industry, active=active, sort=sort,
+    return directory.list_accounts(search=search, role=role, industry=industry, active=active, sort=sort,
                                descending=descending, page=page, page_size=page_size)
 
 
 @st.cache_data(ttl=30, max_entries=16, show_spinner=False)
 def load_export(search, role, industry, active, sort, descending) -> bytes:
-    rows = users.export_accounts(search=search, role=role, industry=industry, active=active, sort=sort,
+    rows = directory.export_accounts(search=search, role=role, industry=industry, active=active, sort=sort,
                                  descending=descending)
     return pd.DataFrame(rows).to_csv(index=False).encode("utf-8")
 
 
 @st.cache_data(ttl=30, max_entries=4, show_spinner=False)
 def load_people():
-    return users.people_choices()
+    return directory.people_choices()
 
 
 @st.cache_data(ttl=30, max_entries=4, show_spinner=False)
@@ -39,7 +40,7 @@ def load_drift():
 
 @st.cache_data(ttl=30, max_entries=32, show_spinner=False)
 def load_audit(person, admin):
-    return users.list_role_changes(person=person, admin=admin)
+    return directory.list_role_changes(person=person, admin=admin)
 
 
 SORT_LABELS = {"full_name": "Name", "email": "Email", "company": "Company", "role": "Role",
@@ -51,7 +52,7 @@ f1, f2, f3, f4 = st.columns([3, 1, 2, 1])
 search = f1.text_input("Search name, email or company", key="users_search", max_chars=200,
                        placeholder="e.g. Hassan, gulfplastics, Electronics")
 role = f2.selectbox("Role", ["All", *ROLES], key="users_role")
-industry = f3.selectbox("Industry", ["All", *users.known_industries()], key="users_industry")
+industry = f3.selectbox("Industry", ["All", *directory.known_industries()], key="users_industry")
 active_label = f4.selectbox("Status", list(ACTIVE), key="users_active")
 s1, s2, s3, _ = st.columns([2, 1, 1, 3])
 sort = s1.selectbox("Sort by", list(SORT_LABELS), format_func=SORT_LABELS.get, key="users_sort")
@@ -108,7 +109,7 @@ if me.is_admin:
                 st.caption("On save the role changes in PostgreSQL and MongoDB together, as one unit.")
                 save = st.form_submit_button("Save role", type="primary", icon=":material/save:")
             if save:
-                done = shell.call(users.change_role, actor_id=me.user_id, user_id=person_id, new_role=new_role,
+                done = shell.call(directory.change_role, actor_id=me.user_id, user_id=person_id, new_role=new_role,
                                   expected_version=person["version"])
                 if done:
                     shell.refresh_after_write()
@@ -134,7 +135,7 @@ if me.is_admin:
             st.write(f"**{len(changing)}** of {len(ids)} selected people will change to **{role}**:")
             st.write(", ".join(f"{p['full_name']} ({p['role']} → {role})" for p in changing) or "nobody")
             if st.button("Confirm", type="primary", disabled=not changing, key="bulk_confirm"):
-                outcomes = shell.call(users.change_roles, actor_id=me.user_id, people=changing, new_role=role)
+                outcomes = shell.call(directory.change_roles, actor_id=me.user_id, people=changing, new_role=role)
                 shell.refresh_after_write()
                 st.session_state["bulk_outcomes"] = outcomes or []
                 _close_bulk()
@@ -153,7 +154,7 @@ if me.is_admin:
     st.subheader("Manage accounts")
     people = shell.call(load_people) or []
     by_id = {p["id"]: p for p in people}
-    industries = ["", *users.known_industries()]
+    industries = ["", *directory.known_industries()]
 
     def pick_account(key: str) -> str | None:
         return st.selectbox("Account", list(by_id), index=None, key=key, placeholder="Pick a person",
@@ -171,12 +172,12 @@ if me.is_admin:
             company = c1.text_input("Company", key="new_company", max_chars=160)
             role_new = c2.selectbox("Role", ROLES, index=ROLES.index("user"), key="new_role")
             industry = c1.selectbox("Industry", industries, key="new_industry")
-            city = c2.selectbox("City", ["", *accounts.known_cities()], key="new_city", accept_new_options=True)
+            city = c2.selectbox("City", ["", *lifecycle.known_cities()], key="new_city", accept_new_options=True)
             job = c1.text_input("Job title", key="new_job", max_chars=120)
             expertise = c2.text_input("Expertise (comma separated)", key="new_expertise", max_chars=700)
             create = st.form_submit_button("Create account", type="primary", icon=":material/person_add:")
         if create:
-            made = shell.call(accounts.create_account, actor_id=me.user_id, full_name=name, email=email,
+            made = shell.call(lifecycle.create_account, actor_id=me.user_id, full_name=name, email=email,
                               company=company, role=role_new, industry=industry, city=city or "", job_title=job,
                               expertise=expertise)
             if made:
@@ -187,7 +188,7 @@ if me.is_admin:
 
     with t_edit:
         target = pick_account("edit_person")
-        account = shell.call(users.get_account, user_id=target) if target else None
+        account = shell.call(directory.get_account, user_id=target) if target else None
         if account:
             with st.form("edit_account"):
                 c1, c2 = st.columns(2)
@@ -203,7 +204,7 @@ if me.is_admin:
                                             max_chars=700)
                 save_edit = st.form_submit_button("Save changes", type="primary")
             if save_edit:
-                done = shell.call(accounts.update_account, actor_id=me.user_id, user_id=target,
+                done = shell.call(lifecycle.update_account, actor_id=me.user_id, user_id=target,
                                   expected_version=account["version"], full_name=e_name, email=e_email,
                                   company=e_company, industry=e_industry, city=e_city, job_title=e_job,
                                   expertise=e_expertise)
@@ -219,7 +220,7 @@ if me.is_admin:
             st.caption("A deactivated person cannot sign in and their open sign-ins end at once."
                        if person["is_active"] else "Reactivating lets them sign in again.")
             if st.button(f"{verb} {person['full_name']}", key="toggle_active"):
-                done = shell.call(accounts.set_active, actor_id=me.user_id, user_id=target,
+                done = shell.call(lifecycle.set_active, actor_id=me.user_id, user_id=target,
                                   active=not person["is_active"], expected_version=person["version"])
                 if done:
                     shell.refresh_after_write()
@@ -233,7 +234,7 @@ if me.is_admin:
                        f"shown as by “former member”. Type **{by_id[target]['email']}** to confirm.")
             typed = st.text_input("Email to confirm", key="delete_confirm", max_chars=254)
             if st.button("Delete account", type="primary", key="delete_account", icon=":material/delete:"):
-                done = shell.call(accounts.delete_account, actor_id=me.user_id, user_id=target, confirm=typed)
+                done = shell.call(lifecycle.delete_account, actor_id=me.user_id, user_id=target, confirm=typed)
                 if done:
                     shell.refresh_after_write()
                     shell.notify(f"Deleted {done['full_name']}", icon=":material/delete:")
@@ -242,20 +243,20 @@ if me.is_admin:
     with t_password:
         target = pick_account("reset_person")
         if target and st.button("Issue a temporary password", key="reset_password"):
-            done = shell.call(accounts.reset_password, actor_id=me.user_id, user_id=target)
+            done = shell.call(lifecycle.reset_password, actor_id=me.user_id, user_id=target)
             if done:
                 st.success(f"{done['full_name']}: {done['sessions_ended']} sign-in(s) ended. One-time password "
                            "(shown only now):", icon=":material/key:")
                 st.code(done["temporary_password"], language=None)
 
     with t_sessions:
-        for row in shell.call(accounts.list_sessions, actor_id=me.user_id, current_token=me.token) or []:
+        for row in shell.call(lifecycle.list_sessions, actor_id=me.user_id, current_token=me.token) or []:
             c1, c2, c3 = st.columns([3, 3, 2])
             c1.write(f"**{row['name']}** · {row['email']}")
             c2.caption(f"since {row['since']:%Y-%m-%d %H:%M} · last seen {row['last_seen']:%Y-%m-%d %H:%M}"
                        + (" · this browser" if row["current"] else ""))
             if not row["current"] and c3.button("End this sign-in", key=f"end_{row['session_id']}"):
-                if shell.call(accounts.end_session, actor_id=me.user_id, session_id=row["session_id"]):
+                if shell.call(lifecycle.end_session, actor_id=me.user_id, session_id=row["session_id"]):
                     st.rerun()
 
 # ------------------------------------------------------------------ drift

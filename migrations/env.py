@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from p2p_store Settings, the metadata from p2p_store.models.
+"""Alembic environment: the URL comes from p2p_store Settings, the metadata from p2p_store.stores.models.
 
 The app and the tests migrate in-process by passing a live connection in
 ``config.attributes["connection"]`` (Alembic cookbook); ``alembic upgrade head`` from the shell
@@ -10,9 +10,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from p2p_store import local
-from p2p_store.models import Base
 from p2p_store.settings import get_settings
+from p2p_store.stores import local
+from p2p_store.stores.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -13,7 +13,7 @@ from p2p_store.settings import SettingsError, get_settings, mask_url
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from p2p_store import local, schema
+    from p2p_store.stores import local, schema
 
     settings = get_settings()
     start = time.perf_counter()
@@ -28,7 +28,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    from p2p_store import local
+    from p2p_store.stores import local
 
     for line in local.stop_local(get_settings()):
         print(line)
@@ -36,7 +36,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_env(args: argparse.Namespace) -> int:
-    from p2p_store import local
+    from p2p_store.stores import local
 
     settings = get_settings()
     pg_url, mongo_url = local.start_local(settings)

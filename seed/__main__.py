@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    from p2p_store import schema
     from p2p_store.health import one_line_error
+    from p2p_store.stores import schema
     from seed import loader
 
     bars = _Bars(enabled=not args.json and sys.stderr.isatty())

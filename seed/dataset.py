@@ -8,27 +8,18 @@ import functools
 import json
 import random
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from p2p_store.passwords import hash_password
+from p2p_store import vocabulary
+from p2p_store.accounts.passwords import hash_password
+from p2p_store.vocabulary import cities, doc_id, industries, user_id_for  # re-exported for the seeding code
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-NAMESPACE = uuid.UUID("6f1c8a52-2d4b-4a8e-9a57-3f0c2b7d9e41")
-FORUM_CATEGORIES = ["Automation", "Maintenance", "Quality Management", "AI", "Energy Management", "Connectivity"]
+FORUM_CATEGORIES = list(vocabulary.FORUM_CATEGORIES)
 MAX_REPLY_DEPTH = 4  # synthetic threads go at most this deep (top-level replies have depth 1)
-
-
-def user_id_for(email: str) -> uuid.UUID:
-    """The id of the account with this email, the same on every run (case and spaces ignored)."""
-    return uuid.uuid5(NAMESPACE, "user:" + email.strip().lower())
-
-
-def doc_id(kind: str, key: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"{kind}:{key}"))
 
 
 def _load(name: str) -> Any:
@@ -36,19 +27,9 @@ def _load(name: str) -> Any:
 
 
 @functools.cache
-def cities() -> list[dict[str, Any]]:
-    return _load("cities.json")
-
-
-@functools.cache
 def demo_accounts() -> list[dict[str, Any]]:
     """The demo accounts with their clear demo passwords (documented in the README; dev sign-in page)."""
     return _load("users.json")
-
-
-@functools.cache
-def industries() -> list[str]:
-    return _load("industries.json")
 
 
 def _dt(text: str) -> datetime:

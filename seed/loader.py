@@ -12,7 +12,6 @@ second caller is refused with a message.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,10 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
-from p2p_store import mongo, pg
-from p2p_store.errors import PermissionDenied, Refused
-from p2p_store.models import SystemConfig, User
+from p2p_store import access
+from p2p_store.errors import Refused
 from p2p_store.settings import Settings, get_settings
+from p2p_store.stores import mongo, pg
+from p2p_store.stores.models import SystemConfig, User
 from seed.dataset import Dataset, full_dataset
 
 LOCK_KEY = 424242  # pg_advisory_lock key shared by reseed and reset
@@ -63,12 +63,7 @@ def _guard(settings: Settings, actor_id: Any, what: str) -> None:
     if actor_id is None:  # the operator at the command line
         return
     with pg.new_session() as session:
-        try:
-            actor = session.get(User, uuid.UUID(str(actor_id)))
-        except ValueError:
-            actor = None
-        if actor is None or actor.role != "admin" or not actor.is_active:
-            raise PermissionDenied(f"Only an admin may {what.lower()}; nothing was changed.")
+        access.require_admin(session, actor_id, what=what.lower())
 
 
 @contextmanager

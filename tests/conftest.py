@@ -39,7 +39,7 @@ def settings():
 @pytest.fixture(scope="session")
 def stores(settings):
     """Both stores up, migrated, indexed. Stops the embedded servers at the end of the session."""
-    from p2p_store import local, mongo, pg, schema
+    from p2p_store.stores import local, mongo, pg, schema
 
     schema.bring_up()
     yield settings
@@ -63,11 +63,10 @@ def empty_stores(stores):
 @pytest.fixture
 def demo(stores):
     """Both stores holding exactly the demo set."""
-    from seed.loader import reseed
-
     from sqlalchemy import text
 
-    from p2p_store import pg
+    from p2p_store.stores import pg
+    from seed.loader import reseed
 
     result = reseed(scale=0)
     with pg.get_engine().begin() as conn:  # reseed keeps sign-ins of demo people; tests start signed out

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from p2p_store import accounts, auth, consistency, local, mongo, pg, users
+from p2p_store.accounts import auth, consistency, directory, lifecycle
 from p2p_store.errors import Conflict, DomainError, InvalidInput, LastAdmin, NotFound, PermissionDenied, StoreDown
-from p2p_store.models import RoleChange, User
+from p2p_store.stores import local, mongo, pg
+from p2p_store.stores.models import RoleChange, User
 from seed.dataset import user_id_for
 
 AHMED = str(user_id_for("ahmed.faisal@advanced-electronics.sa"))
@@ -26,40 +29,40 @@ def _state() -> tuple[int, int, int]:
 
 
 def _version(uid: str) -> int:
-    return users.get_account(user_id=uid)["version"]
+    return directory.get_account(user_id=uid)["version"]
 
 
 def test_create_writes_both_stores_and_forces_a_new_password(demo):
-    made = accounts.create_account(actor_id=AHMED, **NEW)
+    made = lifecycle.create_account(actor_id=AHMED, **NEW)
     assert made["email"] == "layla.harbi@sabic-demo.sa"
     profile = mongo.get_db()[mongo.PROFILES].find_one({"_id": made["id"]})
     assert profile["role"] == "member" and profile["region"] == "Eastern Province"
     assert profile["expertise"] == ["APC", "OPC UA"]
     me = auth.sign_in(email=made["email"], password=made["temporary_password"])
     assert me.must_change_password
-    assert accounts.change_own_password(me=me, current_password=made["temporary_password"],
+    assert lifecycle.change_own_password(me=me, current_password=made["temporary_password"],
                                         new_password="a-long-new-password")
     assert not auth.sign_in(email=made["email"], password="a-long-new-password").must_change_password
-    assert users.list_role_changes(person="layla")[-1]["action"] == "create_account"
+    assert directory.list_role_changes(person="layla")[-1]["action"] == "create_account"
 
 
 @pytest.mark.parametrize("email", ["sara.hassan@advanced-electronics.sa", " SARA.HASSAN@advanced-electronics.sa  "])
 def test_duplicate_email_writes_nothing(demo, email):
     before = _state()
     with pytest.raises(InvalidInput, match="an account with this email exists|An account with this email exists"):
-        accounts.create_account(actor_id=AHMED, **{**NEW, "email": email})
+        lifecycle.create_account(actor_id=AHMED, **{**NEW, "email": email})
     assert _state() == before
 
 
 def test_member_may_not_manage_accounts(demo):
     before = _state()
-    for call in (lambda: accounts.create_account(actor_id=SARA, **NEW),
-                 lambda: accounts.set_active(actor_id=SARA, user_id=AHMED, active=False,
+    for call in (lambda: lifecycle.create_account(actor_id=SARA, **NEW),
+                 lambda: lifecycle.set_active(actor_id=SARA, user_id=AHMED, active=False,
                                              expected_version=_version(AHMED)),
-                 lambda: accounts.delete_account(actor_id=SARA, user_id=MOHAMMED,
+                 lambda: lifecycle.delete_account(actor_id=SARA, user_id=MOHAMMED,
                                                  confirm="mohammed.rashid@gulfplastics.sa"),
-                 lambda: accounts.reset_password(actor_id=SARA, user_id=AHMED),
-                 lambda: accounts.update_account(actor_id=SARA, user_id=AHMED, expected_version=_version(AHMED),
+                 lambda: lifecycle.reset_password(actor_id=SARA, user_id=AHMED),
+                 lambda: lifecycle.update_account(actor_id=SARA, user_id=AHMED, expected_version=_version(AHMED),
                                                  full_name="X", email="ahmed.faisal@advanced-electronics.sa")):
         with pytest.raises(PermissionDenied):
             call()
@@ -67,43 +70,43 @@ def test_member_may_not_manage_accounts(demo):
 
 
 def test_member_edits_own_profile_but_not_email(demo):
-    done = accounts.update_account(actor_id=SARA, user_id=SARA, expected_version=_version(SARA),
+    done = lifecycle.update_account(actor_id=SARA, user_id=SARA, expected_version=_version(SARA),
                                    full_name="Sara Hassan", email="sara.hassan@advanced-electronics.sa",
                                    company="Advanced Electronics Co.", industry="Automotive", city="Jeddah",
                                    expertise="Edge AI")
     assert "industry" in done["changes"]
     assert mongo.get_db()[mongo.PROFILES].find_one({"_id": SARA})["city"] == "Jeddah"
     with pytest.raises(PermissionDenied):
-        accounts.update_account(actor_id=SARA, user_id=SARA, expected_version=_version(SARA),
+        lifecycle.update_account(actor_id=SARA, user_id=SARA, expected_version=_version(SARA),
                                 full_name="Sara Hassan", email="sara@elsewhere.sa")
 
 
 def test_edit_with_stale_version_conflicts(demo):
     stale = _version(SARA)
-    accounts.update_account(actor_id=AHMED, user_id=SARA, expected_version=stale, full_name="Sara H.",
+    lifecycle.update_account(actor_id=AHMED, user_id=SARA, expected_version=stale, full_name="Sara H.",
                             email="sara.hassan@advanced-electronics.sa")
     with pytest.raises(Conflict):
-        accounts.update_account(actor_id=AHMED, user_id=SARA, expected_version=stale, full_name="Sara X",
+        lifecycle.update_account(actor_id=AHMED, user_id=SARA, expected_version=stale, full_name="Sara X",
                                 email="sara.hassan@advanced-electronics.sa")
-    assert users.get_account(user_id=SARA)["full_name"] == "Sara H."
+    assert directory.get_account(user_id=SARA)["full_name"] == "Sara H."
 
 
 def test_deactivated_person_cannot_sign_in_and_loses_open_sign_ins(demo):
     session = auth.sign_in(email="sara.hassan@advanced-electronics.sa", password="Member@2025!")
-    done = accounts.set_active(actor_id=AHMED, user_id=SARA, active=False, expected_version=_version(SARA))
+    done = lifecycle.set_active(actor_id=AHMED, user_id=SARA, active=False, expected_version=_version(SARA))
     assert done["sessions_ended"] == 1
     assert auth.resolve_session(token=session.token) is None
     with pytest.raises(InvalidInput, match="deactivated"):
         auth.sign_in(email="sara.hassan@advanced-electronics.sa", password="Member@2025!")
-    assert users.list_accounts(active=False).rows[0]["full_name"] == "Sara Hassan"
-    accounts.set_active(actor_id=AHMED, user_id=SARA, active=True, expected_version=_version(SARA))
+    assert directory.list_accounts(active=False).rows[0]["full_name"] == "Sara Hassan"
+    lifecycle.set_active(actor_id=AHMED, user_id=SARA, active=True, expected_version=_version(SARA))
     assert auth.sign_in(email="sara.hassan@advanced-electronics.sa", password="Member@2025!")
 
 
 def test_last_active_admin_cannot_be_deactivated_or_deleted(demo):
-    accounts.set_active(actor_id=AHMED, user_id=MOHAMMED, active=False, expected_version=_version(MOHAMMED))
+    lifecycle.set_active(actor_id=AHMED, user_id=MOHAMMED, active=False, expected_version=_version(MOHAMMED))
     with pytest.raises(LastAdmin):
-        accounts.set_active(actor_id=AHMED, user_id=AHMED, active=False, expected_version=_version(AHMED))
+        lifecycle.set_active(actor_id=AHMED, user_id=AHMED, active=False, expected_version=_version(AHMED))
 
 
 def test_delete_keeps_posts_as_former_member_and_no_orphans(demo):
@@ -112,10 +115,10 @@ def test_delete_keeps_posts_as_former_member_and_no_orphans(demo):
         mongo.get_db()[mongo.FORUM_REPLIES].count_documents({"author_id": SARA})
     assert sara_posts > 0
     with pytest.raises(InvalidInput, match="Type the account's email"):
-        accounts.delete_account(actor_id=AHMED, user_id=SARA, confirm="yes")
-    accounts.delete_account(actor_id=AHMED, user_id=SARA, confirm="Sara.Hassan@advanced-electronics.sa")
+        lifecycle.delete_account(actor_id=AHMED, user_id=SARA, confirm="yes")
+    lifecycle.delete_account(actor_id=AHMED, user_id=SARA, confirm="Sara.Hassan@advanced-electronics.sa")
     with pytest.raises(NotFound):
-        users.get_account(user_id=SARA)
+        directory.get_account(user_id=SARA)
     assert mongo.get_db()[mongo.PROFILES].find_one({"_id": SARA}) is None
     assert posts.count_documents({"author_id": SARA}) + \
         mongo.get_db()[mongo.FORUM_REPLIES].count_documents({"author_id": SARA}) == sara_posts
@@ -125,7 +128,7 @@ def test_delete_keeps_posts_as_former_member_and_no_orphans(demo):
 
 def test_reset_password_ends_sign_ins(demo):
     session = auth.sign_in(email="sara.hassan@advanced-electronics.sa", password="Member@2025!")
-    done = accounts.reset_password(actor_id=AHMED, user_id=SARA)
+    done = lifecycle.reset_password(actor_id=AHMED, user_id=SARA)
     assert done["sessions_ended"] == 1 and auth.resolve_session(token=session.token) is None
     with pytest.raises(InvalidInput):
         auth.sign_in(email="sara.hassan@advanced-electronics.sa", password="Member@2025!")
@@ -137,13 +140,13 @@ def test_sign_ins_list_and_end(demo):
     mine = auth.sign_in(email="sara.hassan@advanced-electronics.sa", password="Member@2025!")
     other = auth.sign_in(email="sara.hassan@advanced-electronics.sa", password="Member@2025!")
     admin = auth.sign_in(email="ahmed.faisal@advanced-electronics.sa", password="Admin@2025!")
-    rows = accounts.list_sessions(actor_id=SARA, current_token=mine.token)
+    rows = lifecycle.list_sessions(actor_id=SARA, current_token=mine.token)
     assert len(rows) == 2 and sum(r["current"] for r in rows) == 1
-    admin_row = next(r for r in accounts.list_sessions(actor_id=AHMED) if r["email"].startswith("ahmed"))
+    admin_row = next(r for r in lifecycle.list_sessions(actor_id=AHMED) if r["email"].startswith("ahmed"))
     with pytest.raises(PermissionDenied):
-        accounts.end_session(actor_id=SARA, session_id=admin_row["session_id"])
+        lifecycle.end_session(actor_id=SARA, session_id=admin_row["session_id"])
     other_row = next(r for r in rows if not r["current"])
-    accounts.end_session(actor_id=SARA, session_id=other_row["session_id"])
+    lifecycle.end_session(actor_id=SARA, session_id=other_row["session_id"])
     assert auth.resolve_session(token=other.token) is None and auth.resolve_session(token=mine.token)
     assert auth.resolve_session(token=admin.token)
 
@@ -159,16 +162,16 @@ def test_mongo_unavailable_leaves_nothing_half_written(demo, settings, op):
     try:
         with pytest.raises(StoreDown):
             if op == "create":
-                accounts.create_account(actor_id=AHMED, **NEW)
+                lifecycle.create_account(actor_id=AHMED, **NEW)
             elif op == "edit":
-                accounts.update_account(actor_id=AHMED, user_id=SARA, expected_version=version, full_name="Changed",
+                lifecycle.update_account(actor_id=AHMED, user_id=SARA, expected_version=version, full_name="Changed",
                                         email="sara.hassan@advanced-electronics.sa")
             else:
-                accounts.delete_account(actor_id=AHMED, user_id=SARA, confirm="sara.hassan@advanced-electronics.sa")
+                lifecycle.delete_account(actor_id=AHMED, user_id=SARA, confirm="sara.hassan@advanced-electronics.sa")
     finally:
         local.ensure_local_mongo(root)
     assert _state() == before
-    assert users.get_account(user_id=SARA)["full_name"] == "Sara Hassan"
+    assert directory.get_account(user_id=SARA)["full_name"] == "Sara Hassan"
     assert consistency.drift_counts() == {"role_drift": 0, "orphans": 0}
 
 
@@ -184,9 +187,9 @@ def test_hostile_input_in_every_field(demo, name, email, company, city, expertis
     """Either a typed error and nothing written, or a valid account (then removed again)."""
     before = _state()
     try:
-        made = accounts.create_account(actor_id=AHMED, full_name=name, email=email, company=company, city=city,
+        made = lifecycle.create_account(actor_id=AHMED, full_name=name, email=email, company=company, city=city,
                                        expertise=expertise)
     except DomainError:
         assert _state() == before
         return
-    accounts.delete_account(actor_id=AHMED, user_id=made["id"], confirm=made["email"])
+    lifecycle.delete_account(actor_id=AHMED, user_id=made["id"], confirm=made["email"])

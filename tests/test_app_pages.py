@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO_ROOT
-
-from p2p_store import mongo, users
+from p2p_store.accounts import directory
+from p2p_store.stores import mongo
 from seed.dataset import user_id_for
+from tests.conftest import REPO_ROOT
 
 AHMED = "ahmed.faisal@advanced-electronics.sa"
 SARA = "sara.hassan@advanced-electronics.sa"
@@ -109,7 +109,7 @@ def test_admin_changes_a_role_in_both_stores(demo):
     at.button(key="FormSubmitter:role_form-Save role").click().run()
     assert not at.exception
     assert any("Sara Hassan is now **admin**" in s.value for s in at.success)
-    assert users.get_account(user_id=SARA_ID)["role"] == "admin"
+    assert directory.get_account(user_id=SARA_ID)["role"] == "admin"
     assert mongo.get_db()[mongo.PROFILES].find_one({"_id": SARA_ID})["role"] == "admin"
     audit = at.dataframe[-1].value
     assert audit.iloc[0]["person"] == SARA and audit.iloc[0]["new_role"] == "admin"
@@ -120,24 +120,24 @@ def test_stale_form_shows_conflict_and_changes_nothing(demo):
     at.switch_page("app_pages/users.py").run()
     _pick_person(at, SARA_ID)
     # someone else changes Sara meanwhile (the page still holds the old version)
-    users.change_role(actor_id=str(user_id_for(MOHAMMED)), user_id=SARA_ID, new_role="user",
-                      expected_version=users.get_account(user_id=SARA_ID)["version"])
+    directory.change_role(actor_id=str(user_id_for(MOHAMMED)), user_id=SARA_ID, new_role="user",
+                      expected_version=directory.get_account(user_id=SARA_ID)["version"])
     at.selectbox(key="role_new").set_value("admin")
     at.button(key="FormSubmitter:role_form-Save role").click().run()
     assert any("changed by someone else" in e for e in errors(at))
-    assert users.get_account(user_id=SARA_ID)["role"] == "user"
+    assert directory.get_account(user_id=SARA_ID)["role"] == "user"
 
 
 def test_last_admin_message(demo):
-    users.change_role(actor_id=str(user_id_for(AHMED)), user_id=MOHAMMED_ID, new_role="member",
-                      expected_version=users.get_account(user_id=MOHAMMED_ID)["version"])
+    directory.change_role(actor_id=str(user_id_for(AHMED)), user_id=MOHAMMED_ID, new_role="member",
+                      expected_version=directory.get_account(user_id=MOHAMMED_ID)["version"])
     at = signed_in(AHMED)
     at.switch_page("app_pages/users.py").run()
     _pick_person(at, str(user_id_for(AHMED)))
     at.selectbox(key="role_new").set_value("user")
     at.button(key="FormSubmitter:role_form-Save role").click().run()
     assert any("last active admin" in e for e in errors(at))
-    assert users.get_account(user_id=str(user_id_for(AHMED)))["role"] == "admin"
+    assert directory.get_account(user_id=str(user_id_for(AHMED)))["role"] == "admin"
 
 
 def test_filters_narrow_the_table(demo):
@@ -157,7 +157,7 @@ def test_hostile_text_in_every_box_gives_a_message_or_empty_result(demo, text):
     for key in ("users_search", "audit_person", "audit_admin"):
         at.text_input(key=key).input(text).run()
         assert not at.exception, key
-    assert users.count_by_role() == {"admin": 2, "member": 1, "user": 0}
+    assert directory.count_by_role() == {"admin": 2, "member": 1, "user": 0}
     page_text = " ".join(m.value for m in at.markdown) + " ".join(errors(at))
     assert "Traceback" not in page_text and "password" not in page_text.lower()
 
@@ -171,7 +171,7 @@ def test_bulk_change_through_the_dialog(demo):
     assert any("**2** of 2 selected" in m.value for m in at.markdown)
     at.button(key="bulk_confirm").click().run()
     assert not at.exception
-    assert users.count_by_role() == {"admin": 1, "member": 0, "user": 2}
+    assert directory.count_by_role() == {"admin": 1, "member": 0, "user": 2}
 
 
 def test_drift_panel_and_repair(demo):
@@ -212,7 +212,7 @@ def test_create_with_duplicate_email_shows_message(demo):
     at.text_input(key="new_email").input("  SARA.hassan@advanced-electronics.sa ")
     at.button(key="FormSubmitter:create_account-Create account").click().run()
     assert "An account with this email exists." in errors(at)
-    assert users.count_by_role() == {"admin": 2, "member": 1, "user": 0}
+    assert directory.count_by_role() == {"admin": 2, "member": 1, "user": 0}
 
 
 def test_delete_needs_the_typed_email(demo):
@@ -226,7 +226,7 @@ def test_delete_needs_the_typed_email(demo):
     at.button(key="delete_account").click().run()
     assert not at.exception
     assert [t.value for t in at.toast] == ["Deleted Sara Hassan"]  # survives the rerun after the write
-    assert users.count_by_role() == {"admin": 2, "member": 0, "user": 0}
+    assert directory.count_by_role() == {"admin": 2, "member": 0, "user": 0}
 
 
 def test_member_edits_own_profile_on_my_account(demo):

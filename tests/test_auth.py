@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from p2p_store import auth, pg
+from p2p_store.accounts import auth
 from p2p_store.errors import InvalidInput
-from p2p_store.models import User, UserSession
+from p2p_store.stores import pg
+from p2p_store.stores.models import User, UserSession
 
 SARA = "sara.hassan@advanced-electronics.sa"
 
@@ -67,12 +68,12 @@ def test_deactivated_account_cannot_sign_in_and_loses_its_sessions(demo):
 
 
 def test_role_change_applies_on_next_action(demo):
-    from p2p_store import users
+    from p2p_store.accounts import directory
 
     me = auth.sign_in(email=SARA, password="Member@2025!")
     admin = auth.sign_in(email="ahmed.faisal@advanced-electronics.sa", password="Admin@2025!")
-    users.change_role(actor_id=admin.user_id, user_id=me.user_id, new_role="admin",
-                      expected_version=users.get_account(user_id=me.user_id)["version"])
+    directory.change_role(actor_id=admin.user_id, user_id=me.user_id, new_role="admin",
+                      expected_version=directory.get_account(user_id=me.user_id)["version"])
     assert auth.resolve_session(token=me.token).role == "admin"
 
 

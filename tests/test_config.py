@@ -23,8 +23,8 @@ def feature_flag(demo):
     """A configuration row besides ``last_seed`` (written as the seeding code writes its record)."""
     from sqlalchemy import delete
 
-    from p2p_store import pg
-    from p2p_store.models import SystemConfig
+    from p2p_store.stores import pg
+    from p2p_store.stores.models import SystemConfig
 
     with pg.session_scope() as session:
         session.merge(SystemConfig(key="feature_flags", value={"map_clusters": True},
@@ -35,13 +35,13 @@ def feature_flag(demo):
 
 
 def _row(key: str) -> dict:
-    from p2p_store import config
+    from p2p_store.data import config
 
     return next(r for r in config.list_configs() if r["key"] == key)
 
 
 def test_list_shows_the_last_seed_record(demo):
-    from p2p_store import config
+    from p2p_store.data import config
 
     rows = config.list_configs()
     last = next(r for r in rows if r["key"] == "last_seed")
@@ -51,7 +51,8 @@ def test_list_shows_the_last_seed_record(demo):
 
 
 def test_an_admin_edits_a_value_with_an_audit_row(feature_flag):
-    from p2p_store import config, users
+    from p2p_store.accounts import directory
+    from p2p_store.data import config
 
     before = _row(feature_flag)
     saved = config.update_config(actor_id=_uid(AHMED), key=feature_flag,
@@ -62,14 +63,14 @@ def test_an_admin_edits_a_value_with_an_audit_row(feature_flag):
     assert after["value"] == {"map_clusters": False, "limit": 5}
     assert after["updated_by"] == AHMED and after["updated_at"] >= before["updated_at"]
 
-    audit = [a for a in users.list_role_changes(admin=AHMED) if a["action"] == "edit_config"]
+    audit = [a for a in directory.list_role_changes(admin=AHMED) if a["action"] == "edit_config"]
     assert audit and audit[0]["note"] == feature_flag and audit[0]["person"] == AHMED
     edits = config.list_config_changes()
     assert edits[0]["key"] == feature_flag and edits[0]["admin"] == AHMED
 
 
 def test_a_member_is_refused_and_nothing_changes(feature_flag):
-    from p2p_store import config
+    from p2p_store.data import config
 
     for actor in (_uid(SARA), "not-a-uuid", None, 42):
         with pytest.raises(PermissionDenied):
@@ -93,7 +94,7 @@ def test_a_member_is_refused_and_nothing_changes(feature_flag):
     ('{"x": "' + "a" * 20_000 + '"}', "too long"),
 ])
 def test_invalid_json_is_refused_with_a_reason(feature_flag, text, why):
-    from p2p_store import config
+    from p2p_store.data import config
 
     with pytest.raises(InvalidInput) as err:
         config.update_config(actor_id=_uid(AHMED), key=feature_flag, value_text=text)
@@ -104,14 +105,14 @@ def test_invalid_json_is_refused_with_a_reason(feature_flag, text, why):
 
 @pytest.mark.parametrize("value", [None, 42, {"$set": {"x": 1}}, ["{}"], b"{}"])
 def test_non_text_values_are_refused(feature_flag, value):
-    from p2p_store import config
+    from p2p_store.data import config
 
     with pytest.raises(InvalidInput):
         config.update_config(actor_id=_uid(AHMED), key=feature_flag, value_text=value)
 
 
 def test_unknown_or_malformed_keys_are_not_found(demo):
-    from p2p_store import config
+    from p2p_store.data import config
 
     for key in ("no_such_key", "", "k" * 101, None, {"$ne": ""}, ["last_seed"]):
         with pytest.raises(NotFound):
@@ -119,7 +120,7 @@ def test_unknown_or_malformed_keys_are_not_found(demo):
 
 
 def test_an_edit_made_meanwhile_is_not_overwritten(feature_flag):
-    from p2p_store import config
+    from p2p_store.data import config
 
     loaded = _row(feature_flag)
     config.update_config(actor_id=_uid(AHMED), key=feature_flag, value_text='{"map_clusters": false}',
@@ -131,7 +132,7 @@ def test_an_edit_made_meanwhile_is_not_overwritten(feature_flag):
 
 
 def test_saving_the_same_value_is_not_an_edit(feature_flag):
-    from p2p_store import config
+    from p2p_store.data import config
 
     with pytest.raises(InvalidInput, match="already has this value"):
         config.update_config(actor_id=_uid(AHMED), key=feature_flag, value_text=' { "map_clusters" : true } ')
@@ -139,7 +140,7 @@ def test_saving_the_same_value_is_not_an_edit(feature_flag):
 
 
 def test_a_value_round_trips_unicode_and_nesting(feature_flag):
-    from p2p_store import config
+    from p2p_store.data import config
 
     value = {"welcome": "أهلاً وسهلاً", "nested": {"list": [1, 2.5, None, True], "deep": {"k": "v"}}}
     config.update_config(actor_id=_uid(AHMED), key=feature_flag, value_text=json.dumps(value, ensure_ascii=False))

@@ -10,8 +10,10 @@ import time
 import pytest
 from sqlalchemy import text
 
-from p2p_store import auth, console, explorer, mongo, pg
+from p2p_store.accounts import auth
+from p2p_store.data import console, explorer
 from p2p_store.errors import DomainError, InvalidInput, PermissionDenied, Refused
+from p2p_store.stores import mongo, pg
 from seed.dataset import demo_accounts, user_id_for
 
 ADMIN = "ahmed.faisal@advanced-electronics.sa"

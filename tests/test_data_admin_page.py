@@ -116,7 +116,7 @@ def test_dry_run_shows_what_a_reseed_would_write_without_writing(demo):
 
 def test_a_second_reseed_while_one_runs_gets_the_loaders_refusal(demo):
     """Another tab holds the seeding lock: this tab's reseed is refused with the loader's message."""
-    from p2p_store import pg
+    from p2p_store.stores import pg
     from seed.loader import LOCK_KEY
 
     at = on_data_admin()
@@ -226,7 +226,7 @@ def production(demo):
 
 
 def test_production_shows_the_controls_disabled_and_the_service_refuses(production):
-    from p2p_store import auth
+    from p2p_store.accounts import auth
     from seed import loader
 
     me = auth.sign_in(email=AHMED, password="Admin@2025!")  # no demo buttons in production
@@ -255,7 +255,7 @@ def test_production_shows_the_controls_disabled_and_the_service_refuses(producti
 def test_migrations_show_current_and_head_and_offer_an_upgrade_when_behind(demo):
     from alembic import command
 
-    from p2p_store import pg, schema
+    from p2p_store.stores import pg, schema
 
     at = on_data_admin()
     assert [m.value for m in at.metric][5:] == ["0001", "0001"]
@@ -278,7 +278,7 @@ def test_migrations_show_current_and_head_and_offer_an_upgrade_when_behind(demo)
 
 
 def test_admin_edits_a_config_value_with_validation_and_audit(demo):
-    from p2p_store import config
+    from p2p_store.data import config
 
     at = on_data_admin()
     assert "last_seed" in list(table_with(at, "Key")["Key"])

@@ -10,12 +10,16 @@ import io
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
-from p2p_store import auth, explorer, mongo, pg
+from p2p_store.accounts import auth
+from p2p_store.data import explorer
 from p2p_store.errors import InvalidInput, NotFound
-from p2p_store.models import User, UserSession
+from p2p_store.stores import mongo, pg
+from p2p_store.stores.models import User, UserSession
 
 ADMIN = "ahmed.faisal@advanced-electronics.sa"
 MEMBER = "sara.hassan@advanced-electronics.sa"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from p2p_store import explorer, mongo
+from p2p_store.data import explorer
+from p2p_store.stores import mongo
 
 MEMBER = "sara.hassan@advanced-electronics.sa"
 ADMIN = "ahmed.faisal@advanced-electronics.sa"

@@ -18,9 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from p2p_store import forum, mongo
+from p2p_store.accounts.directory import clean_text
+from p2p_store.community import forum
 from p2p_store.errors import InvalidInput, NotFound
-from p2p_store.users import clean_text
+from p2p_store.stores import mongo
 from seed.dataset import Dataset, demo_dataset, doc_id, user_id_for
 
 AHMED = str(user_id_for("ahmed.faisal@advanced-electronics.sa"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from p2p_store import forum
+from p2p_store.community import forum
 from p2p_store.errors import InvalidInput
 from tests.test_forum import (
     AHMED,

@@ -103,7 +103,7 @@ def _timed_report(**kwargs: Any) -> tuple[dict[str, Any], float]:
 def embedded_mongo(stores):
     if stores.mongodb_url:
         pytest.skip("stops and restarts the embedded MongoDB-protocol server; MONGODB_URL points elsewhere")
-    from p2p_store import local
+    from p2p_store.stores import local
 
     return local.data_dir(stores)
 
@@ -111,7 +111,7 @@ def embedded_mongo(stores):
 def _restart_stores(root) -> None:
     """Start whatever is stopped, the documented way (``python -m p2p_store up``), then check the
     Mongo server kept its port (the app's client keeps its URL)."""
-    from p2p_store import local
+    from p2p_store.stores import local
 
     proc = subprocess.run([sys.executable, "-m", "p2p_store", "up"], cwd=REPO_ROOT, env=os.environ.copy(),
                           capture_output=True, text=True, timeout=120)
@@ -157,7 +157,8 @@ def test_cli_json_is_the_same_report(demo):
 
 def test_mongo_pool_in_use_comes_from_the_pool_listener(demo, monkeypatch):
     """While an operation holds a connection, the report's ``in_use`` counts it."""
-    from p2p_store import health, mongo
+    from p2p_store import health
+    from p2p_store.stores import mongo
 
     targets = health.app_targets()
     base = targets.mongo_pool()["in_use"]
@@ -177,7 +178,9 @@ def test_mongo_pool_in_use_comes_from_the_pool_listener(demo, monkeypatch):
 
 
 def test_role_drift_makes_the_report_degraded_until_repaired(demo):
-    from p2p_store import consistency, health, mongo
+    from p2p_store import health
+    from p2p_store.accounts import consistency
+    from p2p_store.stores import mongo
     from seed.dataset import user_id_for
 
     sara = str(user_id_for("sara.hassan@advanced-electronics.sa"))
@@ -196,7 +199,8 @@ def test_role_drift_makes_the_report_degraded_until_repaired(demo):
 
 def test_consistency_counts_are_reused_for_a_while(demo):
     """The counts scan profiles; a report within CONSISTENCY_MAX_AGE_S reuses them."""
-    from p2p_store import health, mongo
+    from p2p_store import health
+    from p2p_store.stores import mongo
     from seed.dataset import user_id_for
 
     health.build_report(consistency_max_age_s=0)
@@ -213,7 +217,7 @@ def test_consistency_counts_are_reused_for_a_while(demo):
 def test_a_report_during_a_migration_behind_head_is_degraded(demo):
     from alembic import command
 
-    from p2p_store import pg, schema
+    from p2p_store.stores import pg, schema
 
     cfg = schema.alembic_config()
     with pg.get_engine().begin() as conn:
@@ -236,7 +240,7 @@ def test_a_report_during_a_migration_behind_head_is_degraded(demo):
 
 
 def test_stopped_stores_are_reported_within_3s_and_come_back_without_a_restart(demo, embedded_mongo, settings):
-    from p2p_store import local
+    from p2p_store.stores import local
 
     root = embedded_mongo
     try:

@@ -79,7 +79,8 @@ def test_pause_stops_the_timer_and_the_page_still_renders(demo):
 
 
 def test_drift_shows_degraded_and_links_to_the_drift_panel(demo):
-    from p2p_store import consistency, mongo
+    from p2p_store.accounts import consistency
+    from p2p_store.stores import mongo
 
     sara = str(user_id_for(SARA))
     mongo.get_db()[mongo.PROFILES].update_one({"_id": sara}, {"$set": {"role": "admin"}})
@@ -98,7 +99,7 @@ def test_a_stopped_store_shows_within_seconds_and_no_run_waits_for_it(demo, stor
     finished report), the panel turns degraded within a few refreshes, other pages still render."""
     import time
 
-    from p2p_store import local
+    from p2p_store.stores import local
 
     if stores.mongodb_url:
         pytest.skip("stops the embedded MongoDB-protocol server; MONGODB_URL points elsewhere")

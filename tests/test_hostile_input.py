@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from p2p_store import auth, users
+from p2p_store.accounts import auth, directory
 from p2p_store.errors import DomainError
 from seed import loader
 
@@ -32,19 +34,19 @@ def seeded(stores):
 
 
 def _unchanged() -> dict:
-    return {"counts": loader.current_counts(), "roles": users.count_by_role(), "audit": len(users.list_role_changes())}
+    return {"counts": loader.current_counts(), "roles": directory.count_by_role(), "audit": len(directory.list_role_changes())}
 
 
 @FAST
 @given(search=HOSTILE_ANY, role=HOSTILE_ANY, industry=HOSTILE_ANY, sort=HOSTILE_ANY)
 def test_account_search_and_filters(seeded, search, role, industry, sort):
     try:
-        page = users.list_accounts(search=search, role=role, industry=industry,
+        page = directory.list_accounts(search=search, role=role, industry=industry,
                                    sort=sort if isinstance(sort, str) else "full_name")
     except DomainError:
         return
     # A search that got through is matched literally: every row really contains it.
-    needle = users.clean_text(search, field="Search").lower()
+    needle = directory.clean_text(search, field="Search").lower()
     for row in page.rows:
         assert needle in (row["full_name"] + row["email"] + row["company"]).lower()
 
@@ -53,7 +55,7 @@ def test_account_search_and_filters(seeded, search, role, industry, sort):
 @given(person=HOSTILE_ANY, admin=HOSTILE_ANY)
 def test_audit_filters(seeded, person, admin):
     try:
-        users.list_role_changes(person=person, admin=admin)
+        directory.list_role_changes(person=person, admin=admin)
     except DomainError:
         pass
 
@@ -70,9 +72,9 @@ def test_sign_in(seeded, email, password):
 @given(user_id=HOSTILE_ANY, role=HOSTILE_ANY, version=HOSTILE_ANY)
 def test_role_form(seeded, user_id, role, version):
     before = _unchanged()
-    admin = str(users.people_choices()[0]["id"])
+    admin = str(directory.people_choices()[0]["id"])
     with pytest.raises(DomainError):
-        users.change_role(actor_id=admin, user_id=user_id, new_role=role, expected_version=version)
+        directory.change_role(actor_id=admin, user_id=user_id, new_role=role, expected_version=version)
     assert _unchanged() == before
 
 
@@ -83,9 +85,9 @@ def test_config_editor(seeded, key, text):
     stored value that reads back exactly as sent."""
     import json
 
-    from p2p_store import config
+    from p2p_store.data import config
 
-    admin = str(users.people_choices()[0]["id"])
+    admin = str(directory.people_choices()[0]["id"])
     before = {r["key"]: r["value"] for r in config.list_configs()}
     try:
         config.update_config(actor_id=admin, key=key, value_text=text)

@@ -1,4 +1,4 @@
-"""The embedded default (p2p_store.local) in its own data dir: private credentials, a server left by
+"""The embedded default (p2p_store.stores.local) in its own data dir: private credentials, a server left by
 an exited parent, a stale state file, a port already taken, a stale postmaster.pid.
 
 These tests start their own servers under a separate temporary root, never the session's data dir,
@@ -24,7 +24,7 @@ from pymongo import MongoClient
 from pymongo.uri_parser import parse_uri
 from sqlalchemy import create_engine, pool, text
 
-from p2p_store import local
+from p2p_store.stores import local
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def first_url(root):
     """The embedded MongoDB-protocol server, started by a process that has exited since."""
     proc = subprocess.run(
         [sys.executable, "-c",
-         "import sys; from pathlib import Path; from p2p_store import local; "
+         "import sys; from pathlib import Path; from p2p_store.stores import local; "
          "print(local.ensure_local_mongo(Path(sys.argv[1])))", str(root)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=90,
     )
@@ -140,7 +140,7 @@ def test_port_already_taken_makes_it_choose_another(root, first_url, caplog):
     try:
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        with caplog.at_level(logging.WARNING, logger="p2p_store.local"):
+        with caplog.at_level(logging.WARNING, logger="p2p_store.stores.local"):
             url = local.ensure_local_mongo(root)
     finally:
         squatter.close()
@@ -166,7 +166,7 @@ def test_postgres_is_reused_and_survives_a_stale_postmaster_pid(root, caplog):
     lines[0] = f"{_dead_pid()}\n"
     pid_file.write_text("".join(lines))
 
-    with caplog.at_level(logging.WARNING, logger="p2p_store.local"):
+    with caplog.at_level(logging.WARNING, logger="p2p_store.stores.local"):
         assert local.ensure_local_postgres(root) == url
 
     assert local.local_postgres_running(root)

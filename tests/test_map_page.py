@@ -11,7 +11,7 @@ import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-from p2p_store import mongo
+from p2p_store.stores import mongo
 from seed.dataset import doc_id
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, pool, text
 
-from p2p_store import pg
+from p2p_store.stores import pg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"users", "user_sessions", "system_configs", "role_changes"}
@@ -62,7 +62,7 @@ def _current(database_url: str) -> str | None:
 
 
 def test_upgrade_check_downgrade_upgrade(fresh_database_url):
-    from p2p_store.schema import head_revision
+    from p2p_store.stores.schema import head_revision
 
     url = fresh_database_url
     assert _tables(url) == set()

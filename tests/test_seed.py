@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from p2p_store import consistency, mongo
+from p2p_store.accounts import consistency
 from p2p_store.errors import InvalidInput, PermissionDenied, Refused
+from p2p_store.stores import mongo
 from seed import loader
 from seed.dataset import demo_dataset, full_dataset, user_id_for
 
@@ -64,8 +65,8 @@ def test_demo_data_is_what_the_story_promises(demo):
 def test_passwords_are_hashed(demo):
     from sqlalchemy import select
 
-    from p2p_store import pg
-    from p2p_store.models import User
+    from p2p_store.stores import pg
+    from p2p_store.stores.models import User
 
     with pg.new_session() as session:
         hashes = session.scalars(select(User.password_hash)).all()
@@ -146,7 +147,7 @@ def test_bad_scale_is_refused(stores, scale, seed):
 def test_concurrent_reseed_is_refused_while_one_runs(demo):
     from sqlalchemy import text
 
-    from p2p_store import pg
+    from p2p_store.stores import pg
 
     with pg.get_engine().connect() as conn:  # hold the seeding lock as a running reseed would
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": loader.LOCK_KEY})

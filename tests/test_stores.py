@@ -28,8 +28,8 @@ from pymongo.uri_parser import parse_uri
 from sqlalchemy import create_engine, delete, make_url, pool, text
 from sqlalchemy.exc import IntegrityError
 
-from p2p_store import local, mongo, pg, retry
-from p2p_store.models import User
+from p2p_store.stores import local, mongo, pg, retry
+from p2p_store.stores.models import User
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_ID_PREFIX = "zz-test-stores-"  # every document a test here writes; removed by the test itself
@@ -351,7 +351,7 @@ def test_embedded_mongo_refuses_unauthenticated_access(stores, settings):
 
 
 def _valid(collection: str) -> dict:
-    """A document each collection's validator accepts (fields named as in p2p_store.mongo)."""
+    """A document each collection's validator accepts (fields named as in p2p_store.stores.mongo)."""
     doc_id = _test_id()
     now = _now()
     return {

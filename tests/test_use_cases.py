@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from p2p_store import mongo, use_cases
+from p2p_store.community import use_cases
 from p2p_store.errors import InvalidInput, NotFound
+from p2p_store.stores import mongo
 from seed.dataset import doc_id
 
 SEED_CASES = json.loads((Path(__file__).resolve().parent.parent / "seed" / "data" / "use_cases.json")

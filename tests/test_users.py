@@ -7,9 +7,10 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from p2p_store import consistency, local, mongo, pg, users
+from p2p_store.accounts import consistency, directory
 from p2p_store.errors import Conflict, InvalidInput, LastAdmin, NotFound, PermissionDenied, StoreDown
-from p2p_store.models import RoleChange, User
+from p2p_store.stores import local, mongo, pg
+from p2p_store.stores.models import RoleChange, User
 from seed.dataset import user_id_for
 
 AHMED = str(user_id_for("ahmed.faisal@advanced-electronics.sa"))
@@ -18,7 +19,7 @@ MOHAMMED = str(user_id_for("mohammed.rashid@gulfplastics.sa"))
 
 
 def _version(uid: str) -> int:
-    return users.get_account(user_id=uid)["version"]
+    return directory.get_account(user_id=uid)["version"]
 
 
 def _audit_count() -> int:
@@ -33,7 +34,7 @@ def _roles(uid: str) -> tuple[str, str]:
 
 
 def test_list_accounts_joins_profiles(demo):
-    page = users.list_accounts()
+    page = directory.list_accounts()
     assert page.total == 3
     sara = next(r for r in page.rows if r["email"] == "sara.hassan@advanced-electronics.sa")
     assert sara["industry"] == "Electronics Manufacturing" and sara["city"] and sara["expertise"]
@@ -50,13 +51,13 @@ def test_list_accounts_joins_profiles(demo):
     ({"search": "_"}, set()),
 ])
 def test_list_accounts_filters(demo, kwargs, expected):
-    assert {r["full_name"] for r in users.list_accounts(**kwargs).rows} == expected
+    assert {r["full_name"] for r in directory.list_accounts(**kwargs).rows} == expected
 
 
 def test_sort_and_paging(demo):
-    names = [r["full_name"] for r in users.list_accounts(sort="full_name", descending=True).rows]
+    names = [r["full_name"] for r in directory.list_accounts(sort="full_name", descending=True).rows]
     assert names == sorted(names, reverse=True)
-    page2 = users.list_accounts(sort="email", page=2, page_size=2)
+    page2 = directory.list_accounts(sort="email", page=2, page_size=2)
     assert page2.total == 3 and len(page2.rows) == 1 and page2.pages == 2
 
 
@@ -64,16 +65,16 @@ def test_sort_and_paging(demo):
                                     {"search": "x" * 201}, {"search": {"$ne": 1}}])
 def test_list_accounts_refuses_bad_input(demo, kwargs):
     with pytest.raises(InvalidInput):
-        users.list_accounts(**kwargs)
+        directory.list_accounts(**kwargs)
 
 
 def test_change_role_updates_both_stores_with_one_audit_row(demo):
     before = _audit_count()
-    done = users.change_role(actor_id=AHMED, user_id=SARA, new_role="admin", expected_version=_version(SARA))
+    done = directory.change_role(actor_id=AHMED, user_id=SARA, new_role="admin", expected_version=_version(SARA))
     assert done["old_role"] == "member" and done["new_role"] == "admin"
     assert _roles(SARA) == ("admin", "admin")
     assert _audit_count() == before + 1
-    row = users.list_role_changes(person="sara")[0]
+    row = directory.list_role_changes(person="sara")[0]
     assert (row["admin"], row["old_role"], row["new_role"], row["postgresql"], row["mongodb"]) == (
         "ahmed.faisal@advanced-electronics.sa", "member", "admin", "applied", "applied")
 
@@ -81,23 +82,23 @@ def test_change_role_updates_both_stores_with_one_audit_row(demo):
 def test_a_member_is_refused_and_nothing_changes(demo):
     before = _audit_count()
     with pytest.raises(PermissionDenied):
-        users.change_role(actor_id=SARA, user_id=AHMED, new_role="user", expected_version=_version(AHMED))
+        directory.change_role(actor_id=SARA, user_id=AHMED, new_role="user", expected_version=_version(AHMED))
     assert _roles(AHMED) == ("admin", "admin")
     assert _audit_count() == before
 
 
 def test_stale_version_is_a_conflict_and_nothing_changes(demo):
     stale = _version(SARA)
-    users.change_role(actor_id=AHMED, user_id=SARA, new_role="user", expected_version=stale)
+    directory.change_role(actor_id=AHMED, user_id=SARA, new_role="user", expected_version=stale)
     with pytest.raises(Conflict, match="changed by someone else"):
-        users.change_role(actor_id=AHMED, user_id=SARA, new_role="admin", expected_version=stale)
+        directory.change_role(actor_id=AHMED, user_id=SARA, new_role="admin", expected_version=stale)
     assert _roles(SARA) == ("user", "user")
 
 
 def test_last_admin_cannot_be_demoted(demo):
-    users.change_role(actor_id=AHMED, user_id=MOHAMMED, new_role="member", expected_version=_version(MOHAMMED))
+    directory.change_role(actor_id=AHMED, user_id=MOHAMMED, new_role="member", expected_version=_version(MOHAMMED))
     with pytest.raises(LastAdmin):
-        users.change_role(actor_id=AHMED, user_id=AHMED, new_role="member", expected_version=_version(AHMED))
+        directory.change_role(actor_id=AHMED, user_id=AHMED, new_role="member", expected_version=_version(AHMED))
     assert _roles(AHMED) == ("admin", "admin")
 
 
@@ -107,7 +108,7 @@ def test_last_admin_cannot_be_demoted(demo):
 ])
 def test_change_role_bad_input(demo, uid, role, version, error):
     with pytest.raises(error):
-        users.change_role(actor_id=AHMED, user_id=uid, new_role=role, expected_version=version)
+        directory.change_role(actor_id=AHMED, user_id=uid, new_role=role, expected_version=version)
 
 
 def test_two_admins_at_once_one_wins(demo):
@@ -116,7 +117,7 @@ def test_two_admins_at_once_one_wins(demo):
 
     def attempt(actor: str, role: str) -> None:
         try:
-            outcomes.append(users.change_role(actor_id=actor, user_id=SARA, new_role=role, expected_version=version))
+            outcomes.append(directory.change_role(actor_id=actor, user_id=SARA, new_role=role, expected_version=version))
         except Conflict as exc:
             outcomes.append(exc)
 
@@ -128,7 +129,7 @@ def test_two_admins_at_once_one_wins(demo):
         t.join()
     assert sum(isinstance(o, dict) for o in outcomes) == 1
     assert sum(isinstance(o, Conflict) for o in outcomes) == 1
-    assert len(users.list_role_changes(person="sara")) == 1
+    assert len(directory.list_role_changes(person="sara")) == 1
     assert consistency.role_drift() == []
 
 
@@ -141,7 +142,7 @@ def test_mongo_down_during_role_change_leaves_postgresql_unchanged(demo, setting
     local.stop_local_mongo(root)
     try:
         with pytest.raises(StoreDown):
-            users.change_role(actor_id=AHMED, user_id=SARA, new_role="admin", expected_version=version)
+            directory.change_role(actor_id=AHMED, user_id=SARA, new_role="admin", expected_version=version)
     finally:
         local.ensure_local_mongo(root)
     with pg.new_session() as session:
@@ -159,11 +160,11 @@ def test_drift_is_found_and_repaired_with_audit(demo):
     fixed = consistency.repair_drift(actor_id=AHMED)
     assert len(fixed) == 1
     assert consistency.drift_counts() == {"role_drift": 0, "orphans": 0}
-    assert users.list_role_changes(person="sara")[0]["action"] == "repair_drift"
+    assert directory.list_role_changes(person="sara")[0]["action"] == "repair_drift"
 
 
 def test_bulk_change_reports_each_person(demo):
-    people = [p for p in users.people_choices() if p["id"] in (SARA, MOHAMMED)]
-    outcomes = users.change_roles(actor_id=AHMED, people=people, new_role="user")
+    people = [p for p in directory.people_choices() if p["id"] in (SARA, MOHAMMED)]
+    outcomes = directory.change_roles(actor_id=AHMED, people=people, new_role="user")
     assert all(o["ok"] for o in outcomes) and len(outcomes) == 2
-    assert users.count_by_role() == {"admin": 1, "member": 0, "user": 2}
+    assert directory.count_by_role() == {"admin": 1, "member": 0, "user": 2}

@@ -6,8 +6,7 @@ import io
 
 from PIL import Image, ImageStat
 
-from tests.browser.conftest import ARTIFACTS, APP_START_TIMEOUT_S
-
+from tests.browser.conftest import APP_START_TIMEOUT_S, ARTIFACTS
 
 _RUNNING_JS = ("() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
                " return !!w && (w.innerText.includes('Running') || w.innerText.includes('Stop')); }")

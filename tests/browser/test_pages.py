@@ -130,7 +130,7 @@ def test_explorer_and_my_account_render(page, app_url):
 def test_health_shows_a_stopped_store_within_10s_and_other_pages_still_work(page, app_url):
     from pathlib import Path
 
-    from p2p_store import local
+    from p2p_store.stores import local
 
     root = Path(app_url["data_dir"]).resolve()
     open_app(page, app_url["url"])

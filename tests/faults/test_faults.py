@@ -11,8 +11,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from p2p_store import consistency, local, mongo, pg, users
+from p2p_store.accounts import consistency, directory
 from p2p_store.errors import DomainError
+from p2p_store.stores import local, mongo, pg
 from seed import loader
 from seed.dataset import user_id_for
 from tests.conftest import REPO_ROOT
@@ -134,8 +135,8 @@ def test_mongo_killed_during_role_changes_no_drift_or_repairable(embedded_root):
         role = "admin"
         while not stop.is_set():
             try:
-                version = users.get_account(user_id=SARA)["version"]
-                users.change_role(actor_id=AHMED, user_id=SARA, new_role=role, expected_version=version)
+                version = directory.get_account(user_id=SARA)["version"]
+                directory.change_role(actor_id=AHMED, user_id=SARA, new_role=role, expected_version=version)
                 outcomes.append("ok")
                 role = "member" if role == "admin" else "admin"
             except DomainError as exc:

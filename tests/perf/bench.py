@@ -43,7 +43,7 @@ def _median_ms(fn, runs: int) -> float:
 def bench_reseed(scale: int, random_seed: int) -> dict:
     from sqlalchemy import text
 
-    from p2p_store import mongo, pg
+    from p2p_store.stores import mongo, pg
     from seed import loader
     from seed.dataset import full_dataset
 
@@ -89,7 +89,7 @@ def _raw_queries() -> dict:
     """The raw store queries the pages depend on, timed on their own."""
     from sqlalchemy import text
 
-    from p2p_store import mongo, pg
+    from p2p_store.stores import mongo, pg
 
     db = mongo.get_db()
     post = db[mongo.FORUM_POSTS].find_one({}, sort=[("reply_count", -1)], projection={"_id": 1})
@@ -111,7 +111,7 @@ def _raw_queries() -> dict:
 
 
 def _overview_queries() -> None:
-    from p2p_store import stats, use_cases
+    from p2p_store.community import stats, use_cases
 
     stats.headline_figures()
     stats.posts_per_category()
@@ -123,7 +123,8 @@ def bench_pages(runs: int) -> dict:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from p2p_store import auth, mongo
+    from p2p_store.accounts import auth
+    from p2p_store.stores import mongo
 
     me = auth.sign_in(email="ahmed.faisal@advanced-electronics.sa", password="Admin@2025!")
     post = mongo.get_db()[mongo.FORUM_POSTS].find_one({}, sort=[("reply_count", -1)], projection={"_id": 1})
@@ -163,7 +164,8 @@ def bench_pages(runs: int) -> dict:
 def bench_health(settings) -> dict:
     from sqlalchemy import text
 
-    from p2p_store import health, local, mongo, pg
+    from p2p_store import health
+    from p2p_store.stores import local, mongo, pg
 
     health.build_report()  # warm the pools
     report_ms = _median_ms(health.build_report, 50)
@@ -204,8 +206,8 @@ def main() -> int:
     import logging
 
     logging.basicConfig(level=logging.ERROR)
-    from p2p_store import local, mongo, pg, schema
     from p2p_store.settings import get_settings
+    from p2p_store.stores import local, mongo, pg, schema
 
     settings = get_settings()
     try:

@@ -9,7 +9,7 @@ dir and stops them at the end; set P2P_DATA_DIR (or DATABASE_URL / MONGODB_URL) 
 
 - "raw": the bare pymongo query the service issues (list: the pinned and unpinned phases of the first
   page; thread: all replies by post_id sorted by path; facets: the one $facet pass), no Python on top.
-- "service": the ``p2p_store.forum`` call; cold = first call after the reseed / insert, warm = the
+- "service": the ``p2p_store.community.forum`` call; cold = first call after the reseed / insert, warm = the
   median of repeats.
 - "page": an AppTest run of the page signed in as the demo member; cold = ``st.cache_data`` cleared,
   warm = the median of reruns (cached reads, the whole script and its elements).
@@ -59,7 +59,8 @@ def cold_warm(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
 
 def raw_first_page(page_size: int = 20) -> int:
     """The list's two queries for page 1 (pinned phase, unpinned phase), as bare pymongo."""
-    from p2p_store import forum, mongo
+    from p2p_store.community import forum
+    from p2p_store.stores import mongo
 
     posts = mongo.get_db()[mongo.FORUM_POSTS]
     order = [("is_pinned", -1), ("last_activity_at", -1), ("_id", -1)]
@@ -69,7 +70,7 @@ def raw_first_page(page_size: int = 20) -> int:
 
 
 def raw_thread(post_id: str) -> int:
-    from p2p_store import mongo
+    from p2p_store.stores import mongo
 
     replies = mongo.get_db()[mongo.FORUM_REPLIES]
     return len(list(replies.find({"post_id": post_id}).sort("path", 1)))
@@ -77,7 +78,8 @@ def raw_thread(post_id: str) -> int:
 
 def raw_facets() -> int:
     """The one ``$facet`` pass behind the filters' choices (without the authors' names)."""
-    from p2p_store import forum, mongo
+    from p2p_store.community import forum
+    from p2p_store.stores import mongo
 
     posts = mongo.get_db()[mongo.FORUM_POSTS]
     return len(list(posts.aggregate([{"$facet": {"categories": forum._CATEGORY_STAGES, "tags": forum._TAG_STAGES,
@@ -103,7 +105,7 @@ def page_runs(repeat: int, **params: str) -> dict[str, float]:
 
 
 def run_scale(scale: int, repeat: int) -> dict[str, Any]:
-    from p2p_store import forum
+    from p2p_store.community import forum
     from seed.loader import reseed
     from tests.test_forum import BIG_THREAD_REPLIES, insert_big_thread, remove_big_thread
 
@@ -144,8 +146,8 @@ def main() -> int:
     import logging
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)
-    from p2p_store import local, mongo, pg, schema
     from p2p_store.settings import get_settings
+    from p2p_store.stores import local, mongo, pg, schema
 
     schema.bring_up()
     results = []

@@ -65,8 +65,9 @@ def steady_state(runs: int) -> dict[str, Any]:
     import pymongo
     from sqlalchemy import text
 
-    from p2p_store import health, local, mongo, pg
+    from p2p_store import health
     from p2p_store.settings import get_settings
+    from p2p_store.stores import local, mongo, pg
 
     settings = get_settings()
     engine = pg.get_engine()
@@ -111,8 +112,9 @@ def _cli_health() -> tuple[float, int]:
 
 
 def down_stores() -> dict[str, Any]:
-    from p2p_store import health, local
+    from p2p_store import health
     from p2p_store.settings import get_settings, load_settings
+    from p2p_store.stores import local
 
     out: dict[str, Any] = {}
     # Blackholed endpoints: a port that accepts connections and never answers.
@@ -159,9 +161,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
 
-    from p2p_store import local, mongo, pg, schema
     from p2p_store.health import CONSISTENCY_MAX_AGE_S
     from p2p_store.settings import get_settings
+    from p2p_store.stores import local, mongo, pg, schema
     from seed.loader import reseed
 
     schema.bring_up()

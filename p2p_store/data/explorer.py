@@ -42,10 +42,10 @@ from bson import Decimal128, ObjectId
 from sqlalchemy import Table, func, literal, select
 from sqlalchemy.dialects import postgresql as pg_types
 
-from p2p_store import mongo, pg
+from p2p_store.accounts.directory import clean_text
 from p2p_store.errors import InvalidInput, NotFound
-from p2p_store.models import Base
-from p2p_store.users import clean_text
+from p2p_store.stores import mongo, pg
+from p2p_store.stores.models import Base
 
 POSTGRESQL = "postgresql"
 MONGODB = "mongodb"

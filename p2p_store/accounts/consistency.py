@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from p2p_store import mongo, pg
-from p2p_store.models import User
+from p2p_store.access import require_admin
+from p2p_store.stores import mongo, pg
+from p2p_store.stores.models import RoleChange, User
 
 
 def _pg_roles() -> dict[str, str]:
@@ -58,9 +59,6 @@ def repair_drift(*, actor_id: str) -> list[dict[str, Any]]:
     A missing profile is created from the account; a profile without an account is left in place
     and reported (deleting a person's profile is a decision for a person, not a repair).
     """
-    from p2p_store.models import RoleChange
-    from p2p_store.users import require_admin
-
     profiles = mongo.get_db()[mongo.PROFILES]
     done = []
     with pg.new_session() as session, session.begin():
@@ -118,7 +116,7 @@ def _inside(lon: float, lat: float) -> bool:
 
 def deleted_account_ids() -> set[str]:
     """Ids of accounts deleted on purpose (from the audit): their posts are "former member", not orphans."""
-    from p2p_store.models import RoleChange
+    from p2p_store.stores.models import RoleChange
 
     with pg.new_session() as session:
         return {str(u) for u in session.scalars(select(RoleChange.user_id).where(

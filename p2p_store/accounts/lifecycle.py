@@ -22,12 +22,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from p2p_store import mongo, pg
-from p2p_store.auth import SignedIn, user_uuid
-from p2p_store.errors import Conflict, InvalidInput, LastAdmin, NotFound, PermissionDenied, StoreDown
-from p2p_store.models import ROLES, RoleChange, User, UserSession
-from p2p_store.passwords import hash_password, temporary_password, verify_password
-from p2p_store.users import clean_text, known_industries
+from p2p_store import access, vocabulary
+from p2p_store.accounts.auth import SignedIn, _token_hash
+from p2p_store.accounts.directory import clean_text
+from p2p_store.accounts.passwords import hash_password, temporary_password, verify_password
+from p2p_store.errors import InvalidInput, NotFound, PermissionDenied, StoreDown
+from p2p_store.stores import mongo, pg
+from p2p_store.stores.models import RoleChange, User, UserSession
+from p2p_store.vocabulary import ROLES
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 MIN_PASSWORD = 10
@@ -51,15 +53,7 @@ class AccountFields:
 
 
 def known_cities() -> list[str]:
-    from seed.dataset import cities
-
-    return [c["name"] for c in cities()]
-
-
-def _region_of(city: str) -> str:
-    from seed.dataset import cities
-
-    return next((c["region"] for c in cities() if c["name"] == city), "")
+    return [c["name"] for c in vocabulary.cities()]
 
 
 def validate_fields(*, full_name: object, email: object, company: object = "", industry: object = "",
@@ -73,7 +67,7 @@ def validate_fields(*, full_name: object, email: object, company: object = "", i
         raise InvalidInput("Email does not look like an email address (name@company.com).")
     company = clean_text(company, field="Company", max_len=160)
     industry = clean_text(industry, field="Industry", max_len=80)
-    if industry and industry not in known_industries():
+    if industry and industry not in vocabulary.industries():
         raise InvalidInput("Industry must be one of the listed industries.")
     city = clean_text(city, field="City", max_len=80)
     job_title = clean_text(job_title, field="Job title", max_len=120)
@@ -86,7 +80,7 @@ def validate_fields(*, full_name: object, email: object, company: object = "", i
     items = [x for x in items if x]
     if len(items) > MAX_EXPERTISE:
         raise InvalidInput(f"At most {MAX_EXPERTISE} areas of expertise.")
-    return AccountFields(full_name, email, company, industry, city, _region_of(city), job_title, items)
+    return AccountFields(full_name, email, company, industry, city, vocabulary.region_of(city), job_title, items)
 
 
 def _check_role(role: object) -> str:
@@ -95,43 +89,14 @@ def _check_role(role: object) -> str:
     return str(role)
 
 
-def _actor(session: Session, actor_id: object) -> User:
-    uid = user_uuid(actor_id)
-    actor = session.get(User, uid) if uid else None
-    if actor is None or not actor.is_active:
-        raise PermissionDenied("Your sign-in is no longer valid; nothing was changed.")
-    return actor
-
-
-def _admin(session: Session, actor_id: object) -> User:
-    actor = _actor(session, actor_id)
-    if actor.role != "admin":
-        raise PermissionDenied("Only an admin may do this; nothing was changed.")
-    return actor
-
-
 def _locked_user(session: Session, user_id: object, expected_version: object | None = None) -> User:
-    uid = user_uuid(user_id)
+    """The account row locked for this transaction, version-checked when the page sent one."""
+    uid = access.as_uuid(user_id)
     user = session.scalar(select(User).where(User.id == uid).with_for_update()) if uid else None
     if user is None:
         raise NotFound("No such account.")
-    if expected_version is not None:
-        try:
-            expected = int(expected_version)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise InvalidInput("Missing record version; reload the page.") from None
-        if user.version != expected:
-            raise Conflict(f"{user.full_name}'s account was changed by someone else since you loaded it; "
-                           "reload and try again.")
+    access.check_version(user, expected_version)
     return user
-
-
-def _is_last_active_admin(session: Session, user: User) -> bool:
-    if user.role != "admin" or not user.is_active:
-        return False
-    others = session.scalars(select(User.id).where(User.role == "admin", User.is_active, User.id != user.id)
-                             .with_for_update()).all()
-    return not others
 
 
 def _audit(session: Session, actor: User, user: User | None, action: str, *, note: str, mongo_outcome: str,
@@ -180,12 +145,10 @@ def create_account(*, actor_id: str, full_name: str, email: str, company: str = 
     fields = validate_fields(full_name=full_name, email=email, company=company, industry=industry, city=city,
                              job_title=job_title, expertise=expertise)
     role = _check_role(role)
-    from seed.dataset import user_id_for
-
-    uid = user_id_for(fields.email)
+    uid = vocabulary.user_id_for(fields.email)
     password = temporary_password()
     with pg.new_session() as session, session.begin():
-        actor = _admin(session, actor_id)
+        actor = access.require_admin(session, actor_id)
         if _email_taken(session, fields.email):
             raise InvalidInput("An account with this email exists.")
         user = User(id=uid, email=fields.email, full_name=fields.full_name, company=fields.company, role=role,
@@ -217,10 +180,9 @@ def update_account(*, actor_id: str, user_id: str, expected_version: int, full_n
     fields = validate_fields(full_name=full_name, email=email, company=company, industry=industry, city=city,
                              job_title=job_title, expertise=expertise)
     with pg.new_session() as session, session.begin():
-        actor = _actor(session, actor_id)
+        actor = access.require_self_or_admin(session, actor_id, user_id,
+                                             message="You may edit only your own profile; nothing was changed.")
         user = _locked_user(session, user_id, expected_version)
-        if actor.role != "admin" and actor.id != user.id:
-            raise PermissionDenied("You may edit only your own profile; nothing was changed.")
         if actor.role != "admin" and fields.email != user.email:
             raise PermissionDenied("Only an admin may change an email address; nothing was changed.")
         if _email_taken(session, fields.email, except_id=user.id):
@@ -254,12 +216,12 @@ def set_active(*, actor_id: str, user_id: str, active: bool, expected_version: i
     if not isinstance(active, bool):
         raise InvalidInput("Active must be yes or no.")
     with pg.new_session() as session, session.begin():
-        actor = _admin(session, actor_id)
+        actor = access.require_admin(session, actor_id)
         user = _locked_user(session, user_id, expected_version)
         if user.is_active == active:
             raise InvalidInput(f"{user.full_name} is already {'active' if active else 'inactive'}.")
-        if not active and _is_last_active_admin(session, user):
-            raise LastAdmin(f"{user.full_name} is the last active admin; make someone else admin first.")
+        if not active:
+            access.ensure_not_last_admin(session, user)
         user.is_active = active
         ended = 0
         if not active:
@@ -276,14 +238,13 @@ def delete_account(*, actor_id: str, user_id: str, confirm: str) -> dict[str, An
     """Delete an account, its sign-ins (cascade) and its profile (admins only; typed confirmation:
     the person's email). Their forum posts and replies stay, shown as by "former member"."""
     with pg.new_session() as session, session.begin():
-        actor = _admin(session, actor_id)
+        actor = access.require_admin(session, actor_id)
         user = _locked_user(session, user_id)
         if not isinstance(confirm, str) or confirm.strip().lower() != user.email:
             raise InvalidInput(f"Type the account's email ({user.email}) to confirm; nothing was deleted.")
         if user.id == actor.id:
             raise InvalidInput("You cannot delete your own account.")
-        if _is_last_active_admin(session, user):
-            raise LastAdmin(f"{user.full_name} is the last active admin; make someone else admin first.")
+        access.ensure_not_last_admin(session, user)
         with _mongo_step():
             profile = _profiles().find_one({"_id": str(user.id)})
         uid, email, name, role = user.id, user.email, user.full_name, user.role
@@ -306,7 +267,7 @@ def reset_password(*, actor_id: str, user_id: str) -> dict[str, Any]:
     """A new one-time temporary password (shown once); every sign-in of that person ends. Admins only."""
     password = temporary_password()
     with pg.new_session() as session, session.begin():
-        actor = _admin(session, actor_id)
+        actor = access.require_admin(session, actor_id)
         user = _locked_user(session, user_id)
         user.password_hash = hash_password(password)
         user.must_change_password = True
@@ -330,7 +291,6 @@ def change_own_password(*, me: SignedIn, current_password: str, new_password: st
             raise InvalidInput("Your current password is wrong.")
         user.password_hash = hash_password(new_password)
         user.must_change_password = False
-        from p2p_store.auth import _token_hash
 
         session.execute(delete(UserSession).where(UserSession.user_id == user.id,
                                                   UserSession.token_hash != _token_hash(me.token)))
@@ -342,11 +302,10 @@ def list_sessions(*, actor_id: str, mine_only: bool = False, current_token: str 
                   ) -> list[dict[str, Any]]:
     """Active sign-ins: all of them for an admin, one's own otherwise (or with ``mine_only``);
     ``current`` marks the sign-in of ``current_token``."""
-    from p2p_store.auth import _token_hash
 
     current_hash = _token_hash(current_token) if current_token else None
     with pg.new_session() as session:
-        actor = _actor(session, actor_id)
+        actor = access.actor(session, actor_id)
         stmt = (select(UserSession, User.full_name, User.email).join(User, User.id == UserSession.user_id)
                 .where(UserSession.expires_at > func.now()).order_by(UserSession.last_seen_at.desc()).limit(500))
         if mine_only or actor.role != "admin":
@@ -359,16 +318,15 @@ def list_sessions(*, actor_id: str, mine_only: bool = False, current_token: str 
 
 def end_session(*, actor_id: str, session_id: str) -> bool:
     """End one sign-in: admins any, a person only their own."""
-    sid = user_uuid(session_id)
+    sid = access.as_uuid(session_id)
     if sid is None:
         raise NotFound("No such sign-in.")
     with pg.new_session() as session, session.begin():
-        actor = _actor(session, actor_id)
         target = session.get(UserSession, sid)
         if target is None:
             raise NotFound("No such sign-in (it may have ended already).")
-        if actor.role != "admin" and target.user_id != actor.id:
-            raise PermissionDenied("You may end only your own sign-ins.")
+        actor = access.require_self_or_admin(session, actor_id, target.user_id,
+                                             message="You may end only your own sign-ins.")
         owner = session.get(User, target.user_id)
         session.delete(target)
         _audit(session, actor, owner, "end_session", note=f"sign-in since {target.created_at:%Y-%m-%d %H:%M}",

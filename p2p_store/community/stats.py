@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from p2p_store import mongo, users
+from p2p_store.accounts import directory
+from p2p_store.stores import mongo
 
 
 def headline_figures() -> dict[str, Any]:
@@ -12,7 +13,7 @@ def headline_figures() -> dict[str, Any]:
     db = mongo.get_db()
     kinds = {d["_id"]: d["n"] for d in db[mongo.USE_CASES].aggregate(
         [{"$group": {"_id": "$kind", "n": {"$sum": 1}}}])}
-    roles = users.count_by_role()
+    roles = directory.count_by_role()
     return {
         "accounts": sum(roles.values()), "accounts_by_role": roles,
         "posts": db[mongo.FORUM_POSTS].estimated_document_count(),

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ROLES: tuple[str, ...] = ("admin", "member", "user")
+from p2p_store.vocabulary import ROLES  # noqa: F401 - re-exported for the models' users
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from p2p_store import local
 from p2p_store.settings import Settings, get_settings
+from p2p_store.stores import local
 
 _lock = threading.Lock()
 _engine: Engine | None = None

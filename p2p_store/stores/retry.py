@@ -91,7 +91,7 @@ def wait_for(store: str, probe: Callable[[], object], *, attempts: int = 5, max_
 
 def wait_for_services(*, attempts: int = 5, give_up_after_s: float = 60.0) -> dict[str, str]:
     """Wait for both stores (retry with backoff); return their server versions, or StoreUnavailable."""
-    from p2p_store import mongo, pg
+    from p2p_store.stores import mongo, pg
 
     versions: dict[str, str] = {}
 

@@ -22,9 +22,9 @@ from typing import Any, Literal, NamedTuple
 
 from pymongo.collection import Collection
 
-from p2p_store import mongo
+from p2p_store.accounts.directory import clean_text
 from p2p_store.errors import InvalidInput, NotFound
-from p2p_store.users import clean_text
+from p2p_store.stores import mongo
 
 Sort = Literal["activity", "views", "upvotes"]
 SORT_FIELDS: dict[str, str] = {"activity": "last_activity_at", "views": "views", "upvotes": "upvotes"}

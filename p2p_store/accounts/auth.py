@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from p2p_store import pg
+from p2p_store.accounts.passwords import verify_password
 from p2p_store.errors import InvalidInput
-from p2p_store.models import SignInFailure, User, UserSession
-from p2p_store.passwords import verify_password
 from p2p_store.settings import get_settings
+from p2p_store.stores import pg
+from p2p_store.stores.models import SignInFailure, User, UserSession
 
 GENERIC_FAILURE = "Email or password is wrong."
 FREE_ATTEMPTS = 5  # failures per email before sign-in is slowed down

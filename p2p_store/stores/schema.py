@@ -12,9 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from p2p_store import mongo, pg
+from p2p_store.stores import mongo, pg
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def alembic_config() -> Config:
@@ -52,7 +52,7 @@ def downgrade_to_base(engine: Engine | None = None) -> None:
 
 def bring_up(*, attempts: int = 5) -> dict[str, Any]:
     """Start embedded stores if needed, wait for both, migrate, ensure Mongo schema. Idempotent."""
-    from p2p_store.retry import wait_for_services
+    from p2p_store.stores.retry import wait_for_services
 
     versions = wait_for_services(attempts=attempts)
     status = migration_status()

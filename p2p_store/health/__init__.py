@@ -16,7 +16,7 @@ How it stays fast and bounded:
   returns the server version and the current Alembic revision: an exhausted pool must not make the
   server look down (the pool figures say so instead), and the pool's pre-ping would double the cost.
 - MongoDB is pinged through the app's client (its pool figures come from the pool listener in
-  ``p2p_store.mongo``), under ``pymongo.timeout`` so server selection cannot outwait the deadline.
+  ``p2p_store.stores.mongo``), under ``pymongo.timeout`` so server selection cannot outwait the deadline.
 - Consistency counts scan two projections (accounts, profiles); on the slow embedded server that is
   ~1 s per 50k profiles, so the counts are reused for ``CONSISTENCY_MAX_AGE_S`` seconds.
 - A check never starts a store: when the embedded server of this data dir is not running it is
@@ -136,7 +136,8 @@ def _load_check_modules() -> None:
     import psycopg  # noqa: F401
     import pymongo  # noqa: F401
 
-    from p2p_store import consistency, mongo, pg  # noqa: F401
+    from p2p_store.accounts import consistency
+    from p2p_store.stores import mongo, pg  # noqa: F401
 
     _head_revision()
 
@@ -144,7 +145,7 @@ def _load_check_modules() -> None:
 @functools.cache
 def _head_revision() -> str | None:
     """The Alembic head of this code (read from the migration files once per process)."""
-    from p2p_store import schema
+    from p2p_store.stores import schema
 
     return schema.head_revision()
 
@@ -246,7 +247,7 @@ class Targets:
     """The two stores one report checks.
 
     ``Targets(settings)`` is the app's own stores: the process-wide engine and client of
-    ``p2p_store.pg`` / ``p2p_store.mongo``, used only when they exist or their store runs. With
+    ``p2p_store.stores.pg`` / ``p2p_store.stores.mongo``, used only when they exist or their store runs. With
     ``engine`` / ``client`` given (see :func:`targets_for`) the report checks those instead.
     """
 
@@ -269,7 +270,7 @@ class Targets:
         """The PostgreSQL URL (str or SQLAlchemy URL) to probe; raises StoreNotRunning."""
         if self._engine is not None:
             return self._engine.url
-        from p2p_store import local, pg
+        from p2p_store.stores import local, pg
 
         engine = pg.current_engine()  # the app's engine if it was created (creating it may start the server)
         if engine is None and (self.settings.database_url
@@ -282,7 +283,7 @@ class Targets:
         raise StoreNotRunning(f"the embedded PostgreSQL is not running (start it: {UP_HINT})")
 
     def pg_pool(self) -> dict[str, Any]:
-        from p2p_store import pg
+        from p2p_store.stores import pg
 
         engine = self._engine if self._engine is not None else (pg.current_engine() if self.is_app else None)
         if engine is not None:
@@ -294,7 +295,7 @@ class Targets:
     def mongo_client(self) -> Any:
         if self._client is not None:
             return self._client
-        from p2p_store import local, mongo
+        from p2p_store.stores import local, mongo
 
         client = mongo.current_client()  # the app's client if it was created
         if client is not None:
@@ -304,7 +305,7 @@ class Targets:
         raise StoreNotRunning(f"the embedded MongoDB-protocol server is not running (start it: {UP_HINT})")
 
     def mongo_pool(self) -> dict[str, Any]:
-        from p2p_store import mongo
+        from p2p_store.stores import mongo
 
         if self.is_app:
             return mongo.pool_status(self.settings)
@@ -355,7 +356,7 @@ def targets_for(settings: Settings) -> Iterator[Targets]:
     """Stores named by ``settings`` (e.g. ``load_settings(database_url=..., mongodb_url=...)``), with
     their own short-timeout engine and client, closed on exit. Unset URLs mean the embedded stores
     (started if needed, as the app does)."""
-    from p2p_store import local, mongo, pg
+    from p2p_store.stores import local, mongo, pg
 
     timeout_s = settings.health_timeout_s
     quick = settings.model_copy(update={
@@ -427,7 +428,7 @@ def check_consistency(targets: Targets) -> dict[str, Any]:
         # consistency.drift_counts reads the app's pools; other targets are not compared.
         return {"status": "degraded", "role_drift": None, "orphans": None,
                 "error": "consistency is compared on the app's own stores only"}
-    from p2p_store import consistency
+    from p2p_store.accounts import consistency
 
     targets._pg_url()  # raises StoreNotRunning rather than let the service start a store
     targets.mongo_client()

@@ -32,10 +32,11 @@ import pymongo.errors
 from bson import ObjectId
 from psycopg import sql as pgsql
 
-from p2p_store import explorer, mongo, pg
+from p2p_store.access import require_admin
+from p2p_store.data import explorer
 from p2p_store.errors import DomainError, InvalidInput, Refused, StoreDown
-from p2p_store.models import Base
-from p2p_store.users import require_admin
+from p2p_store.stores import mongo, pg
+from p2p_store.stores.models import Base
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from p2p_store import mongo
+from p2p_store import vocabulary
+from p2p_store.accounts.directory import clean_text
 from p2p_store.errors import InvalidInput, NotFound
-from p2p_store.users import clean_text
+from p2p_store.stores import mongo
 
 KINDS = ("basic", "detailed")
 MAX_LIMIT = 5_000  # cases in one list (scale 20 is about 2,000)
@@ -66,16 +67,12 @@ class MapSplit:
 @functools.cache
 def known_cities() -> tuple[dict[str, Any], ...]:
     """The Saudi industrial cities of the data set: name, region, lon, lat (``seed/data/cities.json``)."""
-    from seed.dataset import cities
-
-    return tuple(dict(c) for c in cities())
+    return tuple(dict(c) for c in vocabulary.cities())
 
 
 @functools.cache
 def known_industries() -> tuple[str, ...]:
-    from seed.dataset import industries
-
-    return tuple(industries())
+    return vocabulary.industries()
 
 
 def known_regions() -> tuple[str, ...]:

@@ -12,15 +12,16 @@ from pymongo import ASCENDING, DESCENDING, GEOSPHERE, IndexModel, MongoClient
 from pymongo.database import Database
 from pymongo.monitoring import ConnectionPoolListener
 
-from p2p_store import local
 from p2p_store.settings import Settings, get_settings
+from p2p_store.stores import local
 
 PROFILES = "profiles"
 FORUM_POSTS = "forum_posts"
 FORUM_REPLIES = "forum_replies"
 USE_CASES = "use_cases"
 
-ROLES = ["admin", "member", "user"]
+from p2p_store.vocabulary import ROLES
+
 _STR = {"bsonType": "string"}
 _STR_LIST = {"bsonType": "array", "items": {"bsonType": "string"}}
 _INT = {"bsonType": ["int", "long"], "minimum": 0}
@@ -53,7 +54,7 @@ COLLECTIONS: list[CollectionSpec] = [
         _schema(
             ["_id", "email", "full_name", "role"],
             {"_id": _STR, "email": _STR, "full_name": {"bsonType": "string", "minLength": 1},
-             "company": _STR, "role": {"enum": ROLES}, "industry": _STR, "city": _STR, "region": _STR,
+             "company": _STR, "role": {"enum": list(ROLES)}, "industry": _STR, "city": _STR, "region": _STR,
              "expertise": _STR_LIST, "bio": _STR, "job_title": _STR, "joined_at": _DATE},
         ),
         [IndexModel([("email", ASCENDING)], name="email_unique", unique=True),

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from p2p_store import pg
+from p2p_store.access import require_admin
 from p2p_store.errors import Conflict, InvalidInput, NotFound
-from p2p_store.models import RoleChange, SystemConfig
-from p2p_store.users import require_admin
+from p2p_store.stores import pg
+from p2p_store.stores.models import RoleChange, SystemConfig
 
 MAX_VALUE_CHARS = 20_000  # characters of JSON text an admin may save for one key
 MAX_KEY_CHARS = 100  # the column's width

@@ -11,12 +11,12 @@ from typing import Any
 import pymongo.errors
 from pymongo import WriteConcern
 from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import Session
 
-from p2p_store import mongo, pg
-from p2p_store.auth import user_uuid
-from p2p_store.errors import Conflict, InvalidInput, LastAdmin, NotFound, PermissionDenied, StoreDown
-from p2p_store.models import ROLES, RoleChange, User
+from p2p_store import access, vocabulary
+from p2p_store.errors import DomainError, InvalidInput, NotFound, StoreDown
+from p2p_store.stores import mongo, pg
+from p2p_store.stores.models import RoleChange, User
+from p2p_store.vocabulary import ROLES
 
 MAX_SEARCH = 200  # characters of a search box
 MAX_PAGE_SIZE = 200
@@ -55,9 +55,7 @@ def _like_pattern(text: str) -> str:
 
 
 def known_industries() -> list[str]:
-    from seed.dataset import industries
-
-    return list(industries())
+    return list(vocabulary.industries())
 
 
 def _filters(search: str, role: str | None, active: bool | None, ids: list[uuid.UUID] | None) -> list[Any]:
@@ -94,7 +92,7 @@ def _industry_ids(industry: str | None) -> list[uuid.UUID] | None:
     if industry is None:
         return None
     cursor = mongo.get_db()[mongo.PROFILES].find({"industry": industry}, {"_id": 1}).limit(EXPORT_LIMIT)
-    return [u for u in (user_uuid(d["_id"]) for d in cursor) if u is not None]
+    return [u for u in (access.as_uuid(d["_id"]) for d in cursor) if u is not None]
 
 
 _PROFILE_FIELDS = {"industry": 1, "city": 1, "expertise": 1, "role": 1, "job_title": 1}
@@ -174,7 +172,7 @@ def count_by_role() -> dict[str, int]:
 
 
 def get_account(*, user_id: str) -> dict[str, Any]:
-    uid = user_uuid(user_id)
+    uid = access.as_uuid(user_id)
     if uid is None:
         raise NotFound("No such account.")
     with pg.new_session() as session:
@@ -193,22 +191,6 @@ def people_choices() -> list[dict[str, Any]]:
              "is_active": r.is_active} for r in rows]
 
 
-def require_admin(session: Session, actor_id: object) -> User:
-    """The acting person, if they are an active admin (read fresh, not from the page)."""
-    uid = user_uuid(actor_id)
-    actor = session.get(User, uid) if uid else None
-    if actor is None or actor.role != "admin" or not actor.is_active:
-        raise PermissionDenied("Only an admin may do this; nothing was changed.")
-    return actor
-
-
-def _other_active_admins(session: Session, user_id: uuid.UUID) -> int:
-    # FOR UPDATE on every active admin row: two concurrent demotions cannot both see "one left".
-    ids = session.scalars(select(User.id).where(User.role == "admin", User.is_active, User.id != user_id)
-                          .with_for_update()).all()
-    return len(ids)
-
-
 def change_role(*, actor_id: str, user_id: str, new_role: str, expected_version: int) -> dict[str, Any]:
     """Change a person's role in PostgreSQL and in their Mongo profile as one unit, with an audit row.
 
@@ -218,7 +200,7 @@ def change_role(*, actor_id: str, user_id: str, new_role: str, expected_version:
     """
     if new_role not in ROLES:
         raise InvalidInput(f"Unknown role {str(new_role)[:40]!r}; pick one of {', '.join(ROLES)}.")
-    uid = user_uuid(user_id)
+    uid = access.as_uuid(user_id)
     if uid is None:
         raise NotFound("No such account.")
     try:
@@ -227,18 +209,15 @@ def change_role(*, actor_id: str, user_id: str, new_role: str, expected_version:
         raise InvalidInput("Missing record version; reload the page.") from None
     profiles = mongo.get_db()[mongo.PROFILES].with_options(write_concern=_DURABLE)
     with pg.new_session() as session, session.begin():
-        actor = require_admin(session, actor_id)
+        actor = access.require_admin(session, actor_id)
         user = session.scalar(select(User).where(User.id == uid).with_for_update())
         if user is None:
             raise NotFound("No such account.")
-        if user.version != expected_version:
-            raise Conflict(f"{user.full_name}'s account was changed by someone else since you loaded it; "
-                           "reload and try again.")
+        access.check_version(user, expected_version)
         old_role = user.role
         if old_role == new_role:
             raise InvalidInput(f"{user.full_name} already has the role {new_role}.")
-        if old_role == "admin" and user.is_active and _other_active_admins(session, uid) == 0:
-            raise LastAdmin(f"{user.full_name} is the last active admin; make someone else admin first.")
+        access.ensure_not_last_admin(session, user)
         user.role = new_role
         session.flush()  # bumps version; fails here if a concurrent writer got in first
         try:
@@ -265,8 +244,6 @@ def change_role(*, actor_id: str, user_id: str, new_role: str, expected_version:
 
 def change_roles(*, actor_id: str, people: list[dict[str, Any]], new_role: str) -> list[dict[str, Any]]:
     """Bulk role change: each person is one unit of work; returns an outcome line per person."""
-    from p2p_store.errors import DomainError
-
     outcomes = []
     for person in people:
         try:
