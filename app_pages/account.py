@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app_pages import shell
+from app_pages.widgets import md
 from p2p_store.accounts import directory, lifecycle
 
 me = shell.page_guard(stores=("postgresql",))
@@ -52,13 +53,13 @@ if shell.stores_ready("mongodb"):
                               company=company, industry=industry, city=city, job_title=job, expertise=expertise)
             if done:
                 shell.refresh_after_write()
-                st.success(f"Profile saved ({done['changes']}).", icon=":material/check_circle:")
+                st.success(f"Profile saved ({md(done['changes'])}).", icon=":material/check_circle:")
 
 st.subheader("My sign-ins")
 for row in shell.call(lifecycle.list_sessions, actor_id=me.user_id, mine_only=True, current_token=me.token) or []:
     cols = st.columns([3, 3, 2])
     cols[0].write(f"Since {row['since']:%Y-%m-%d %H:%M} · last seen {row['last_seen']:%H:%M}")
-    cols[1].caption(("**This browser** · " if row["current"] else "") + (row["browser"] or "unknown browser"))
+    cols[1].caption(("**This browser** · " if row["current"] else "") + md(row["browser"] or "unknown browser"))
     if not row["current"] and cols[2].button("End this sign-in", key=f"end_own_{row['session_id']}"):
         if shell.call(lifecycle.end_session, actor_id=me.user_id, session_id=row["session_id"]):
             st.rerun()

@@ -1,15 +1,13 @@
 """Data admin (admins only): reseed and reset both stores with progress and a safety catch, a dry
 run, the migration status, and the system configuration with audit.
 
-A reseed or reset runs in its own thread and the page polls its progress: a rerun of this page (a
-click, the dialog closed, another page opened) must not stop it halfway. Two at once (two tabs, two
-admins) are kept apart by the loader's lock; the second is refused with its message.
+A reseed or reset runs in its own thread (``seed.jobs.SeedJob``) and the page polls its progress: a
+rerun of this page (a click, the dialog closed, another page opened) must not stop it halfway.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 
@@ -17,12 +15,13 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
+from app_pages.widgets import code, md
 from p2p_store import health
-from p2p_store.data import config
-from p2p_store.errors import DomainError
+from p2p_store.data import config, explorer
 from p2p_store.settings import get_settings
 from p2p_store.stores import schema
 from seed import loader
+from seed.jobs import SeedJob
 
 me = shell.page_guard(roles=("admin",), stores=("postgresql", "mongodb"))
 production = get_settings().is_production
@@ -91,35 +90,6 @@ def comparison(before: dict[str, int], after: dict[str, int] | None) -> pd.DataF
 # ------------------------------------------------------------------ a reseed or reset in its own thread
 
 
-class SeedJob:
-    """A reseed or reset running in a thread of its own; the page reads its progress and outcome."""
-
-    def __init__(self, kind: str, run: Any, **kwargs: Any) -> None:
-        self.kind = kind  # "reseed" | "reset"
-        self.progress: dict[tuple[str, str], loader.Progress] = {}
-        self.result: dict[str, Any] | None = None
-        self.error: str | None = None
-        self.caches_cleared = False
-        self._thread = threading.Thread(target=self._work, args=(run, kwargs), daemon=True,
-                                        name=f"data-admin-{kind}")
-        self._thread.start()
-
-    def _on_progress(self, event: loader.Progress) -> None:
-        self.progress[(event.store, event.collection)] = event
-
-    def _work(self, run: Any, kwargs: dict[str, Any]) -> None:
-        try:
-            self.result = run(progress=self._on_progress, **kwargs)
-        except DomainError as exc:
-            self.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - one line on the page, never a traceback
-            self.error = f"The stores did not answer: {health.one_line_error(exc)}. Reseed again to finish."
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-
 def ask_reseed(scale: int, random_seed: int) -> None:
     """Button callback: open the confirmation dialog for these choices."""
     st.session_state[ASK_KEY] = (scale, random_seed)
@@ -128,8 +98,7 @@ def ask_reseed(scale: int, random_seed: int) -> None:
 def start_job(kind: str, **kwargs: Any) -> None:
     """Button callback: start a reseed or reset for the signed-in admin (the loader re-checks the role)."""
     st.session_state.pop(ASK_KEY, None)
-    run = loader.reseed if kind == "reseed" else loader.reset
-    st.session_state[JOB_KEY] = SeedJob(kind, run, actor_id=me.user_id, actor_email=me.email, **kwargs)
+    st.session_state[JOB_KEY] = SeedJob(kind, actor_id=me.user_id, actor_email=me.email, **kwargs)
 
 
 def _bar_state(job: SeedJob, event: loader.Progress | None) -> tuple[float, str]:
@@ -160,7 +129,7 @@ def show_job(job: SeedJob) -> None:
             time.sleep(0.2)  # seconds between redraws
         if job.error:
             status.update(label=f"{job.kind.capitalize()} did not run", state="error", expanded=True)
-            st.error(job.error, icon=":material/error:")
+            st.error(md(job.error), icon=":material/error:")
         else:
             result = job.result or {}
             took = result.get("duration_s", 0)
@@ -179,6 +148,7 @@ def show_job(job: SeedJob) -> None:
         job.caches_cleared = True
         shell.refresh_after_write()  # every page shows the new data at once
         health.clear_cache()  # consistency counts describe the old data
+        explorer.forget_samples()  # so do the explorer's cached Mongo samples
         if job.kind == "reseed":
             st.rerun()  # redraw the counts above with the new data
     if job.kind == "reset" and job.error is None:
@@ -205,7 +175,7 @@ if counts is not None:
 last = shell.call(load_last_seed)
 if last:
     st.caption(f"Last reseed: scale {last.get('scale')}, random seed {last.get('random_seed')}, by "
-               f"{last.get('by')} at {last.get('finished_at')} in {last.get('duration_s')} s.")
+               f"{md(last.get('by'))} at {last.get('finished_at')} in {last.get('duration_s')} s.")
 
 # ------------------------------------------------------------------ reseed
 st.divider()
@@ -321,7 +291,7 @@ if configs is not None:
                    "recorded in the audit with your email.")
         for row in configs:
             key = row["key"]
-            with st.expander(f"Edit `{key}`", icon=":material/edit:"):
+            with st.expander(f"Edit {code(key)}", icon=":material/edit:"):
                 text = st.text_area("Value (JSON object)", json.dumps(row["value"], indent=2, default=str),
                                     key=f"cfg_text_{key}", height=220, max_chars=config.MAX_VALUE_CHARS)
                 if st.button("Save", key=f"cfg_save_{key}", icon=":material/save:"):
@@ -330,7 +300,7 @@ if configs is not None:
                     if saved is not None:
                         shell.refresh_after_write()
                         st.session_state.pop(f"cfg_text_{key}", None)  # re-read from the saved row
-                        st.session_state["cfg_saved"] = f"Saved `{key}`."
+                        st.session_state["cfg_saved"] = f"Saved {code(key)}."
                         st.rerun()
     if saved_msg := st.session_state.pop("cfg_saved", None):
         st.success(saved_msg, icon=":material/check_circle:")

@@ -11,8 +11,9 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import health
+from app_pages.widgets import md
 from p2p_store.data import console, explorer
+from p2p_store.errors import one_line_error
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 
@@ -62,7 +63,7 @@ def lazy_export(fmt: str, **view: Any) -> Callable[[], bytes]:
         try:
             return explorer.export_rows(**view, limit=explorer.MAX_EXPORT_ROWS, fmt=fmt)
         except Exception as exc:  # noqa: BLE001 - the file says what went wrong; never a traceback
-            return f"Export failed: {health.one_line_error(exc)}\n".encode()
+            return f"Export failed: {one_line_error(exc)}\n".encode()
     return build
 
 
@@ -241,7 +242,7 @@ if chart_tab.open:
                     x=alt.X("count:Q", title=noun.capitalize()), y=alt.Y("value:N", sort="-x", title=field),
                     tooltip=["value", "count"])
                 st.altair_chart(chart, width="stretch")
-                st.caption(f"The {len(counts)} most frequent values of {field}"
+                st.caption(f"The {len(counts)} most frequent values of {md(field)}"
                            f"{' (array elements)' if by_field[field].is_array else ''}"
                            f"{' under the filters above' if filters_t else ''}.")
 

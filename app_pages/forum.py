@@ -9,14 +9,11 @@ in pages of top-level branches, folded by depth and width (``forum.thread_lines`
 
 from __future__ import annotations
 
-import html
-import re
-from datetime import datetime
-
 import pandas as pd
 import streamlit as st
 
 from app_pages import shell
+from app_pages.widgets import Pager, h, html_text, md, plural, when
 from p2p_store.community import forum
 from p2p_store.errors import NotFound
 
@@ -31,6 +28,7 @@ INDENT_REM = 1.5  # rem of indentation per reply level
 MAX_INDENT_LEVELS = 6  # deeper replies (after "show more") stop moving right
 THREAD_KEY = "forum_thread_view"  # {"post": id, "branches": n, "expanded": [ids], "focus": id | None}
 PAGES_KEY = "forum_cursors"  # cursors of the pages walked so far; the last one is on screen
+pager = Pager(PAGES_KEY)
 VIEW_KEY = "forum_view"  # the filters the cursors belong to
 # Fold buttons are indented like the replies they reveal (a container + spacer per fold would
 # triple the elements of a big thread's page).
@@ -71,29 +69,6 @@ def load_thread(post_id: str) -> forum.Thread:
     return forum.thread(post_id=post_id)
 
 
-# ------------------------------------------------------------------ text helpers
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
-
-
-def md(text: object) -> str:
-    """User text shown literally inside Streamlit markdown (no links, badges, LaTeX or HTML)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def html_text(text: str) -> str:
-    """User text as escaped HTML with its line breaks (no blank line: it stays one HTML block)."""
-    return "<br>".join(html.escape(line) for line in text.splitlines() if line.strip())
-
-
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else "—"
-
-
-def plural(n: int, one: str, many: str) -> str:
-    return f"{n:,} {one if n == 1 else many}"
-
-
 # ------------------------------------------------------------------ navigation (callbacks)
 
 
@@ -108,15 +83,7 @@ def back_to_list() -> None:
 def new_filters() -> None:
     """A filter changed: show the list from its first page (also when a thread was open)."""
     back_to_list()
-    st.session_state[PAGES_KEY] = [None]
-
-
-def next_page(cursor: str) -> None:
-    st.session_state[PAGES_KEY] = [*st.session_state.get(PAGES_KEY, [None]), cursor]
-
-
-def previous_page() -> None:
-    st.session_state[PAGES_KEY] = st.session_state.get(PAGES_KEY, [None])[:-1] or [None]
+    pager.reset()
 
 
 def thread_view(post_id: str) -> dict:
@@ -185,9 +152,7 @@ with st.sidebar:
 sort = {label: name for name, label in forum.SORT_LABELS.items()}[sort_label]
 filters = (None if category == ALL_CATEGORIES else category, None if tag == ALL_TAGS else tag, author_id or None,
            None if status == ANY_STATUS else status, SOLVED[solved_label], search or "")
-if st.session_state.get(VIEW_KEY) != (*filters, sort, page_size):  # e.g. a link or the back button
-    st.session_state[VIEW_KEY] = (*filters, sort, page_size)
-    st.session_state[PAGES_KEY] = [None]
+pager.reset_when_changed((*filters, sort, page_size), view_key=VIEW_KEY)  # e.g. a link or the back button
 
 
 # ------------------------------------------------------------------ drawing posts and threads
@@ -210,9 +175,9 @@ def reply_html(reply: forum.Reply) -> str:
     indent = min(reply.depth - 1, MAX_INDENT_LEVELS) * INDENT_REM
     colour = "#2a9d8f" if reply.is_best_answer else "rgba(128,128,128,.35)"
     best = " · <b style='color:#2a9d8f'>✔ Best answer</b>" if reply.is_best_answer else ""
-    return (f'<div id="reply-{reply.id}" data-reply="{reply.id}" data-depth="{reply.depth}" '
+    return (f'<div id="reply-{h(reply.id)}" data-reply="{h(reply.id)}" data-depth="{reply.depth}" '
             f'style="margin:0 0 .6rem {indent}rem;padding:.1rem 0 .1rem .75rem;border-left:3px solid {colour}">'
-            f'<div style="font-size:.85rem;opacity:.8"><b>{html.escape(reply.author)}</b> · '
+            f'<div style="font-size:.85rem;opacity:.8"><b>{h(reply.author)}</b> · '
             f'{when(reply.created_at)} · ▲ {reply.upvotes:,}{best}</div>'
             f"<div>{html_text(reply.body)}</div></div>")
 
@@ -317,8 +282,8 @@ def show_list() -> None:
         else:
             st.caption("No posts yet.")
     with left:
-        cursors = st.session_state.get(PAGES_KEY, [None])
-        page = shell.call(load_page, *filters, sort, cursors[-1], page_size)
+        cursors = pager.cursors
+        page = shell.call(load_page, *filters, sort, pager.cursor, page_size)
         if page is None:
             if cursors[-1] is not None:
                 st.button("Back to the first page", on_click=new_filters, key="first_page")
@@ -335,10 +300,10 @@ def show_list() -> None:
             post_card(row)
         prev_col, page_col, next_col = st.columns([1, 1, 1], vertical_alignment="center")
         prev_col.button("Previous", icon=":material/chevron_left:", key="prev_page", disabled=len(cursors) == 1,
-                        on_click=previous_page)
+                        on_click=pager.previous)
         page_col.caption(f"Page {len(cursors)}")
         next_col.button("Next", icon=":material/chevron_right:", key="next_page", disabled=page.next_cursor is None,
-                        on_click=next_page, args=(page.next_cursor,))
+                        on_click=pager.next, args=(page.next_cursor,))
 
 
 post_param = st.query_params.get("post")

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
+from app_pages.widgets import md
 from p2p_store import health
 
 me = shell.page_guard()  # every signed-in role; no store required: this page reports them
@@ -121,7 +122,7 @@ def health_panel() -> None:
         "Error": st.column_config.TextColumn(width="large")})
     for name, check in report["checks"].items():
         if check.get("error") and check["status"] == "unhealthy":
-            st.error(f"**{COMPONENT_LABEL[name]}**: {check['error']}", icon=":material/cloud_off:")
+            st.error(f"**{COMPONENT_LABEL[name]}**: {md(check['error'])}", icon=":material/cloud_off:")
 
     consistency = report["checks"]["consistency"]
     if (consistency.get("role_drift") or 0) + (consistency.get("orphans") or 0) > 0:

@@ -5,10 +5,8 @@ the other version (basic <-> detailed)."""
 
 from __future__ import annotations
 
-import html
 import json
 import math
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,8 @@ from pydeck.types import String
 
 import seed
 from app_pages import shell
-from p2p_store.community import use_cases
+from app_pages.widgets import h, md
+from p2p_store.community import geometry, use_cases
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 
@@ -104,48 +103,10 @@ def load_case(case_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     return case, use_cases.linked_version(case=case)
 
 
-def _simplify(ring: list[list[float]], tolerance: float) -> list[list[float]]:
-    """Douglas-Peucker on one ring (iterative): drop points closer than ``tolerance`` to the chord."""
-    if len(ring) < 4:
-        return ring
-    keep = [False] * len(ring)
-    keep[0] = keep[-1] = True
-    stack, limit = [(0, len(ring) - 1)], tolerance * tolerance
-    while stack:
-        a, b = stack.pop()
-        (ax, ay), (bx, by) = ring[a], ring[b]
-        dx, dy = bx - ax, by - ay
-        length2 = dx * dx + dy * dy
-        far, far_i = -1.0, -1
-        for i in range(a + 1, b):
-            px, py = ring[i]
-            t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length2))
-            d = (px - ax - t * dx) ** 2 + (py - ay - t * dy) ** 2
-            if d > far:
-                far, far_i = d, i
-        if far > limit:
-            keep[far_i] = True
-            stack += [(a, far_i), (far_i, b)]
-    return [p for p, k in zip(ring, keep) if k]
-
-
 @st.cache_resource(show_spinner=False)
 def region_outline() -> dict[str, Any]:
     """The Natural Earth outlines of ``seed/geo`` (public domain), simplified once per process."""
-    source = json.loads(OUTLINE_FILE.read_text(encoding="utf-8"))
-    features = []
-    for feature in source["features"]:
-        geom = feature["geometry"]
-        polygons = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
-        kept = []
-        for polygon in polygons:
-            rings = [r for r in (_simplify(ring, OUTLINE_TOLERANCE) for ring in polygon) if len(r) >= 4]
-            if rings:
-                kept.append(rings)
-        if kept:
-            features.append({"type": "Feature", "properties": feature["properties"],
-                             "geometry": {"type": "MultiPolygon", "coordinates": kept}})
-    return {"type": "FeatureCollection", "features": features}
+    return geometry.simplify_outlines(json.loads(OUTLINE_FILE.read_text(encoding="utf-8")), OUTLINE_TOLERANCE)
 
 
 @st.cache_resource(show_spinner=False)
@@ -267,20 +228,12 @@ def build_deck(points: list[dict[str, Any]], *, mode: str, view: pdk.ViewState,
     return CompactDeck(layers=layers, initial_view_state=view, map_style=None, tooltip=TOOLTIP)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def plain(text: object) -> str:
-    """Stored text shown through st.markdown as written (no markdown, links or directives)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
-
-
 def legend(counts: dict[str, int]) -> None:
     """Industry chips in the points' colours, with how many mapped cases each has."""
     chips = [f'<span style="display:inline-flex;align-items:center;margin:0 14px 6px 0;font-size:0.85rem">'
              f'<span style="width:12px;height:12px;border-radius:50%;margin-right:6px;display:inline-block;'
              f'background:rgb{industry_color(name)};border:1px solid #fff;box-shadow:0 0 0 1px #bbb">'
-             f'</span>{html.escape(name)} ({n})</span>' for name, n in sorted(counts.items())]
+             f'</span>{h(name)} ({n})</span>' for name, n in sorted(counts.items())]
     if chips:
         st.markdown("".join(chips), unsafe_allow_html=True)
 
@@ -382,22 +335,22 @@ if case_param:
 
 
 def show_summary(case: dict[str, Any], other: dict[str, Any] | None) -> None:
-    st.markdown(f"#### {plain(case.get('title', ''))}")
+    st.markdown(f"#### {md(case.get('title', ''))}")
     color = "violet" if case.get("kind") == "detailed" else "blue"
     st.markdown(f":{color}-badge[{KIND_LABEL.get(case.get('kind'), '?')}] "
-                f":gray-badge[{plain(case.get('industry', ''))}]")
-    st.markdown(f"**{plain(case.get('company', ''))}** · {plain(case.get('city', ''))}, "
-                f"{plain(case.get('region', ''))}")
+                f":gray-badge[{md(case.get('industry', ''))}]")
+    st.markdown(f"**{md(case.get('company', ''))}** · {md(case.get('city', ''))}, "
+                f"{md(case.get('region', ''))}")
     if other:
         label = "Read the detailed case study" if other["kind"] == "detailed" else "Open the basic version"
         st.button(label, icon=":material/arrow_forward:", key="open_other_version", on_click=open_case,
-                  args=(other["id"],), type="primary", help=other["title"])
+                  args=(other["id"],), type="primary", help=md(other["title"]))
     if case.get("description"):
-        st.markdown(plain(case["description"]))
+        st.markdown(md(case["description"], keep_lines=True))
     if case.get("technologies"):
-        st.markdown("**Technologies**  \n" + " ".join(f":blue-badge[{plain(t)}]" for t in case["technologies"]))
+        st.markdown("**Technologies**  \n" + " ".join(f":blue-badge[{md(t)}]" for t in case["technologies"]))
     if case.get("benefits"):
-        st.markdown("**Benefits**\n" + "\n".join(f"- {plain(b)}" for b in case["benefits"]))
+        st.markdown("**Benefits**\n" + "\n".join(f"- {md(b)}" for b in case["benefits"]))
     created = case.get("created_at")
     facts = {"Submitted by": case.get("submitted_by_name") or case.get("submitted_by"),
              "Status": case.get("status"),
@@ -405,7 +358,7 @@ def show_summary(case: dict[str, Any], other: dict[str, Any] | None) -> None:
              "Location": (f"{case['lat']:.4f}° N, {case['lon']:.4f}° E" if case.get("lon") is not None
                           else "no coordinates"),
              "Slug": case.get("slug")}
-    st.caption("  \n".join(f"{k}: {plain(v)}" for k, v in facts.items() if v))
+    st.caption("  \n".join(f"{k}: {md(v)}" for k, v in facts.items() if v))
     if rows and case["id"] not in {r["id"] for r in rows}:
         st.caption("This case is outside the current filters.")
     st.button("Close", icon=":material/close:", key="close_case", on_click=open_case, args=(None,))
@@ -415,7 +368,7 @@ def show_study(case: dict[str, Any]) -> None:
     """The rich sections of a detailed case, laid out for reading."""
     st.subheader("Enterprise case study", anchor=False)
     if case.get("executive_summary"):
-        st.markdown(plain(case["executive_summary"]))
+        st.markdown(md(case["executive_summary"], keep_lines=True))
     roi = case.get("roi") if isinstance(case.get("roi"), dict) else {}
     headline = [("Investment", roi.get("investment_sar"), "SAR {:,.0f}"),
                 ("Annual savings", roi.get("annual_savings_sar"), "SAR {:,.0f}"),
@@ -427,7 +380,7 @@ def show_study(case: dict[str, Any]) -> None:
     metrics = [m for m in roi.get("metrics", []) if isinstance(m, dict)]
     for start in range(0, len(metrics), 3):
         for col, m in zip(st.columns(3), metrics[start:start + 3]):
-            col.metric(str(m.get("name", "")), str(m.get("after", "")), delta=f"before: {m.get('before', '?')}",
+            col.metric(md(m.get("name", "")), str(m.get("after", "")), delta=f"before: {m.get('before', '?')}",
                        delta_color="off", delta_arrow="off")
     tabs = st.tabs(["Business challenge", "Solution", "Implementation", "Technical architecture",
                     "Lessons learned"])
@@ -435,19 +388,19 @@ def show_study(case: dict[str, Any]) -> None:
     solution = case.get("solution") if isinstance(case.get("solution"), dict) else {}
     with tabs[0]:
         if challenge.get("summary"):
-            st.markdown(plain(challenge["summary"]))
+            st.markdown(md(challenge["summary"], keep_lines=True))
         if challenge.get("pain_points"):
-            st.markdown("**Pain points**\n" + "\n".join(f"- {plain(p)}" for p in challenge["pain_points"]))
+            st.markdown("**Pain points**\n" + "\n".join(f"- {md(p)}" for p in challenge["pain_points"]))
         if challenge.get("cost_of_problem"):
-            st.warning(f"**Cost of the problem.** {plain(challenge['cost_of_problem'])}", icon=":material/payments:")
+            st.warning(f"**Cost of the problem.** {md(challenge['cost_of_problem'])}", icon=":material/payments:")
     with tabs[1]:
         if solution.get("overview"):
-            st.markdown(plain(solution["overview"]))
+            st.markdown(md(solution["overview"], keep_lines=True))
         left, right = st.columns([3, 2])
         if solution.get("components"):
-            left.markdown("**Components**\n" + "\n".join(f"- {plain(p)}" for p in solution["components"]))
+            left.markdown("**Components**\n" + "\n".join(f"- {md(p)}" for p in solution["components"]))
         if solution.get("vendors"):
-            right.markdown("**Vendors and partners**\n" + "\n".join(f"- {plain(p)}" for p in solution["vendors"]))
+            right.markdown("**Vendors and partners**\n" + "\n".join(f"- {md(p)}" for p in solution["vendors"]))
     with tabs[2]:
         phases = [p for p in case.get("implementation_phases") or [] if isinstance(p, dict)]
         weeks = sum(p["duration_weeks"] for p in phases if isinstance(p.get("duration_weeks"), (int, float)))
@@ -455,18 +408,18 @@ def show_study(case: dict[str, Any]) -> None:
             st.caption(f"{len(phases)} phases over {weeks:g} weeks")
         for n, phase in enumerate(phases, start=1):
             span = f" · {phase['duration_weeks']} weeks" if phase.get("duration_weeks") else ""
-            with st.expander(f"{n}. {plain(phase.get('phase', ''))}{span}", expanded=n == 1):
+            with st.expander(f"{n}. {md(phase.get('phase', ''))}{span}", expanded=n == 1):
                 if phase.get("activities"):
-                    st.markdown("\n".join(f"- {plain(a)}" for a in phase["activities"]))
+                    st.markdown("\n".join(f"- {md(a)}" for a in phase["activities"]))
                 if phase.get("outcome"):
-                    st.success(plain(phase["outcome"]), icon=":material/flag:")
+                    st.success(md(phase["outcome"]), icon=":material/flag:")
     with tabs[3]:
         architecture = case.get("technical_architecture")
         for part, text in (architecture.items() if isinstance(architecture, dict) else []):
-            st.markdown(f"**{plain(str(part).replace('_', ' ').capitalize())}.** {plain(text)}")
+            st.markdown(f"**{md(str(part).replace('_', ' ').capitalize())}.** {md(text)}")
     with tabs[4]:
         if case.get("lessons_learned"):
-            st.markdown("\n".join(f"- {plain(x)}" for x in case["lessons_learned"]))
+            st.markdown("\n".join(f"- {md(x)}" for x in case["lessons_learned"]))
 
 
 map_col, side = st.columns([2, 1], gap="medium")

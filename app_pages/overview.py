@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
+from app_pages.widgets import md
 from p2p_store.community import stats, use_cases
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
@@ -17,7 +18,7 @@ def load_overview() -> dict:
 
 
 st.title("Overview")
-st.caption(f"Welcome back, {me.full_name.split()[0]}. Figures refresh every minute and after any change you make.")
+st.caption(f"Welcome back, {md(me.full_name.split()[0])}. Figures refresh every minute and after any change you make.")
 data = shell.call(load_overview)
 if data is None:
     st.stop()

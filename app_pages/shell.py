@@ -7,19 +7,23 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import psycopg
+import pymongo.errors
+import sqlalchemy.exc
 import streamlit as st
 
+from app_pages.widgets import STORE_LABEL, md
 from p2p_store import health
 from p2p_store.accounts import auth
-from p2p_store.errors import DomainError
+from p2p_store.errors import DomainError, one_line_error
 from p2p_store.settings import SettingsError, get_settings
-from p2p_store.stores import mongo, pg, schema
+from p2p_store.stores import ready
+from seed import loader
 
 log = logging.getLogger("p2p_explorer.app")
 T = TypeVar("T")
 
 TOKEN_KEY = "auth_token"
-STORE_LABEL = {"postgresql": "PostgreSQL", "mongodb": "MongoDB"}
 
 
 # ------------------------------------------------------------------ stores (one pool per process)
@@ -27,38 +31,23 @@ STORE_LABEL = {"postgresql": "PostgreSQL", "mongodb": "MongoDB"}
 
 @st.cache_resource(show_spinner="Connecting to PostgreSQL…")
 def postgres_ready() -> str:
-    """Engine created, reachable, migrated to head. Cached only on success, so a store that comes
-    up later is picked up on the next rerun without restarting the app."""
-    try:
-        pg.get_engine()
-        version = pg.ping()
-        status = schema.migration_status()
-        if status["current"] != status["head"]:
-            schema.upgrade_to_head()
-        return version
-    except Exception:
-        pg.dispose_engine()  # next try re-resolves the URL (and restarts the embedded server if it stopped)
-        raise
+    """Reachable and migrated to head (``ready.ensure_store_ready``). Cached only on success, so a
+    store that comes up later is picked up on the next rerun without restarting the app; a failure
+    resets the handle, so the next try re-resolves the URL (and restarts the embedded server)."""
+    return ready.ensure_store_ready("postgresql")
 
 
 @st.cache_resource(show_spinner="Connecting to MongoDB…")
 def mongodb_ready() -> str:
-    try:
-        mongo.get_client()
-        version = mongo.ping()
-        mongo.ensure_schema()
-        return version
-    except Exception:
-        mongo.close_client()  # the embedded server may come back on another port
-        raise
+    """Reachable, collections, validators and indexes ensured (the embedded server may come back
+    on another port: a failure resets the handle)."""
+    return ready.ensure_store_ready("mongodb")
 
 
 @st.cache_resource(show_spinner="First start: loading the demo data…")
 def demo_data_on_first_start() -> bool:
     """Development only: empty stores get the demo set once (see seed.loader.seed_if_empty)."""
-    from seed.loader import seed_if_empty
-
-    if seed_if_empty() is None:
+    if loader.seed_if_empty() is None:
         return False
     mongodb_ready()
     return True
@@ -77,20 +66,16 @@ def stores_ready(*names: str, banner: bool = True) -> bool:
             st.error(f"Configuration problem: {exc}", icon=":material/settings:")
             ok = False
         except Exception as exc:  # noqa: BLE001 - a store that is down is a banner, not a crash
-            log.warning("%s unavailable: %s", name, health.one_line_error(exc))
+            log.warning("%s unavailable: %s", name, one_line_error(exc))
             if banner:
                 st.error(f"**{STORE_LABEL[name]} is unavailable** — this page needs it. The rest of the app keeps "
                          f"working; this page recovers by itself when the store is back. "
-                         f"({health.one_line_error(exc)})", icon=":material/cloud_off:")
+                         f"({md(one_line_error(exc))})", icon=":material/cloud_off:")
             ok = False
     return ok
 
 
 def _store_of(exc: BaseException) -> str:
-    import psycopg
-    import pymongo.errors
-    import sqlalchemy.exc
-
     if isinstance(exc, pymongo.errors.PyMongoError):
         return "MongoDB"
     if isinstance(exc, sqlalchemy.exc.SQLAlchemyError | psycopg.Error):
@@ -106,7 +91,7 @@ def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
         st.error(str(exc), icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
         log.exception("service call failed")
-        st.error(f"**{_store_of(exc)} did not answer** — {health.one_line_error(exc)}. Nothing was changed. This "
+        st.error(f"**{_store_of(exc)} did not answer** — {md(one_line_error(exc))}. Nothing was changed. This "
                  "page recovers by itself when the store is back; try again in a moment.", icon=":material/cloud_off:")
         for clear in _READY.values():  # the next run checks the stores again (and re-resolves the pools)
             clear.clear()
@@ -161,13 +146,13 @@ def _resolve_user() -> auth.SignedIn | None:
             postgres_ready()
             demo_data_on_first_start()  # cached per process; touches MongoDB only if it must seed
         except Exception as exc:  # noqa: BLE001 - the sign-in page shows the store banner
-            log.warning("first-start check skipped: %s", health.one_line_error(exc))
+            log.warning("first-start check skipped: %s", one_line_error(exc))
         return None
     try:
         postgres_ready()
         me = auth.resolve_session(token=token)
     except Exception as exc:  # noqa: BLE001
-        log.warning("session check failed: %s", health.one_line_error(exc))
+        log.warning("session check failed: %s", one_line_error(exc))
         return None
     if me is None:
         st.session_state.pop(TOKEN_KEY, None)
@@ -190,7 +175,7 @@ def sign_out() -> None:
     try:
         auth.sign_out(token=token)
     except Exception as exc:  # noqa: BLE001 - signing out locally still works when PG is down
-        log.warning("sign-out could not reach PostgreSQL: %s", health.one_line_error(exc))
+        log.warning("sign-out could not reach PostgreSQL: %s", one_line_error(exc))
     st.session_state.clear()
 
 
@@ -229,8 +214,8 @@ def health_line(report: dict[str, Any]) -> str:
 
 def sidebar(me: auth.SignedIn) -> None:
     with st.sidebar:
-        st.markdown(f"**{me.full_name}**  \n{me.email}")
-        st.badge(me.role, color="violet" if me.is_admin else "blue", icon=":material/badge:")
+        st.markdown(f"**{md(me.full_name)}**  \n{md(me.email)}")
+        st.badge(md(me.role), color="violet" if me.is_admin else "blue", icon=":material/badge:")
         st.caption(health_line(health_report()))
         if st.button("Sign out", icon=":material/logout:", key="sign_out"):
             sign_out()

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app_pages import shell
+from app_pages.widgets import md
 from p2p_store.settings import get_settings
 from seed.dataset import demo_accounts
 
@@ -29,9 +30,9 @@ with right:
                    "accounts; reseed to restore them.")
         for person in demo_accounts():
             with st.container(border=True):
-                st.markdown(f"**{person['full_name']}** · {person['role']}  \n{person['company']}")
+                st.markdown(f"**{md(person['full_name'])}** · {md(person['role'])}  \n{md(person['company'])}")
                 st.code(f"{person['email']}\n{person['password']}", language=None)
-                if st.button(f"Sign in as {person['full_name'].split()[0]}", key=f"demo_{person['email']}",
+                if st.button(f"Sign in as {md(person['full_name'].split()[0])}", key=f"demo_{person['email']}",
                              icon=":material/bolt:"):
                     if shell.sign_in_as(person["email"], person["password"]):
                         st.rerun()

@@ -5,8 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import shell
-from p2p_store import health
+from app_pages.widgets import md
 from p2p_store.accounts import consistency, directory, lifecycle
+from p2p_store.errors import one_line_error
 from p2p_store.stores.models import ROLES
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
@@ -85,7 +86,7 @@ if result is not None:
             try:
                 return load_export(*filters)
             except Exception as exc:  # noqa: BLE001 - the download carries the one-line reason instead
-                return f"export failed: {health.one_line_error(exc)}\n".encode()
+                return f"export failed: {one_line_error(exc)}\n".encode()
 
         p3.download_button("Download CSV of this view", export_csv, file_name="accounts.csv", mime="text/csv",
                            icon=":material/download:", key="users_csv")
@@ -104,7 +105,7 @@ if me.is_admin:
         if person_id:
             person = by_id[person_id]
             with st.form("role_form"):
-                st.markdown(f"Current role: **{person['role']}**")
+                st.markdown(f"Current role: **{md(person['role'])}**")
                 new_role = st.selectbox("New role", ROLES, index=ROLES.index(person["role"]), key="role_new")
                 st.caption("On save the role changes in PostgreSQL and MongoDB together, as one unit.")
                 save = st.form_submit_button("Save role", type="primary", icon=":material/save:")
@@ -116,8 +117,8 @@ if me.is_admin:
                     st.session_state["role_result"] = done
                     st.rerun()
         if done := st.session_state.pop("role_result", None):
-            st.toast(f"{done['full_name']}: {done['old_role']} → {done['new_role']}", icon=":material/check_circle:")
-            st.success(f"{done['full_name']} is now **{done['new_role']}** (was {done['old_role']}).",
+            st.toast(f"{md(done['full_name'])}: {md(done['old_role'])} → {md(done['new_role'])}", icon=":material/check_circle:")
+            st.success(f"{md(done['full_name'])} is now **{md(done['new_role'])}** (was {md(done['old_role'])}).",
                        icon=":material/check_circle:")
 
     with col_bulk:
@@ -132,8 +133,8 @@ if me.is_admin:
         @st.dialog("Confirm role change", on_dismiss=_close_bulk)
         def confirm_bulk(ids: list[str], role: str) -> None:
             changing = [by_id[i] for i in ids if by_id[i]["role"] != role]
-            st.write(f"**{len(changing)}** of {len(ids)} selected people will change to **{role}**:")
-            st.write(", ".join(f"{p['full_name']} ({p['role']} → {role})" for p in changing) or "nobody")
+            st.markdown(f"**{len(changing)}** of {len(ids)} selected people will change to **{md(role)}**:")
+            st.markdown(", ".join(f"{md(p['full_name'])} ({md(p['role'])} → {md(role)})" for p in changing) or "nobody")
             if st.button("Confirm", type="primary", disabled=not changing, key="bulk_confirm"):
                 outcomes = shell.call(directory.change_roles, actor_id=me.user_id, people=changing, new_role=role)
                 shell.refresh_after_write()
@@ -146,7 +147,7 @@ if me.is_admin:
         if pending := st.session_state.get("bulk_pending"):
             confirm_bulk(pending["ids"], pending["role"])
         for line in st.session_state.pop("bulk_outcomes", []):
-            (st.success if line["ok"] else st.error)(line["message"])
+            (st.success if line["ok"] else st.error)(md(line["message"]))
 
 # ------------------------------------------------------------------ admin: the whole life of an account
 if me.is_admin:
@@ -182,7 +183,7 @@ if me.is_admin:
                               expertise=expertise)
             if made:
                 shell.refresh_after_write()
-                st.success(f"Created {made['full_name']} ({made['role']}). One-time password — shown only now; "
+                st.success(f"Created {md(made['full_name'])} ({md(made['role'])}). One-time password — shown only now; "
                            f"they set their own at first sign-in:", icon=":material/check_circle:")
                 st.code(made["temporary_password"], language=None)
 
@@ -210,7 +211,7 @@ if me.is_admin:
                                   expertise=e_expertise)
                 if done:
                     shell.refresh_after_write()
-                    st.success(f"Saved: {done['changes']}", icon=":material/check_circle:")
+                    st.success(f"Saved: {md(done['changes'])}", icon=":material/check_circle:")
 
     with t_active:
         target = pick_account("active_person")
@@ -219,25 +220,25 @@ if me.is_admin:
             verb = "Deactivate" if person["is_active"] else "Reactivate"
             st.caption("A deactivated person cannot sign in and their open sign-ins end at once."
                        if person["is_active"] else "Reactivating lets them sign in again.")
-            if st.button(f"{verb} {person['full_name']}", key="toggle_active"):
+            if st.button(f"{verb} {md(person['full_name'])}", key="toggle_active"):
                 done = shell.call(lifecycle.set_active, actor_id=me.user_id, user_id=target,
                                   active=not person["is_active"], expected_version=person["version"])
                 if done:
                     shell.refresh_after_write()
-                    shell.notify(f"{person['full_name']} is now {'active' if done['is_active'] else 'inactive'}")
+                    shell.notify(f"{md(person['full_name'])} is now {'active' if done['is_active'] else 'inactive'}")
                     st.rerun()
 
     with t_delete:
         target = pick_account("delete_person")
         if target:
             st.warning(f"Deleting removes the account, its sign-ins and its profile. Their forum posts stay, "
-                       f"shown as by “former member”. Type **{by_id[target]['email']}** to confirm.")
+                       f"shown as by “former member”. Type **{md(by_id[target]['email'])}** to confirm.")
             typed = st.text_input("Email to confirm", key="delete_confirm", max_chars=254)
             if st.button("Delete account", type="primary", key="delete_account", icon=":material/delete:"):
                 done = shell.call(lifecycle.delete_account, actor_id=me.user_id, user_id=target, confirm=typed)
                 if done:
                     shell.refresh_after_write()
-                    shell.notify(f"Deleted {done['full_name']}", icon=":material/delete:")
+                    shell.notify(f"Deleted {md(done['full_name'])}", icon=":material/delete:")
                     st.rerun()
 
     with t_password:
@@ -245,14 +246,14 @@ if me.is_admin:
         if target and st.button("Issue a temporary password", key="reset_password"):
             done = shell.call(lifecycle.reset_password, actor_id=me.user_id, user_id=target)
             if done:
-                st.success(f"{done['full_name']}: {done['sessions_ended']} sign-in(s) ended. One-time password "
+                st.success(f"{md(done['full_name'])}: {done['sessions_ended']} sign-in(s) ended. One-time password "
                            "(shown only now):", icon=":material/key:")
                 st.code(done["temporary_password"], language=None)
 
     with t_sessions:
         for row in shell.call(lifecycle.list_sessions, actor_id=me.user_id, current_token=me.token) or []:
             c1, c2, c3 = st.columns([3, 3, 2])
-            c1.write(f"**{row['name']}** · {row['email']}")
+            c1.markdown(f"**{md(row['name'])}** · {md(row['email'])}")
             c2.caption(f"since {row['since']:%Y-%m-%d %H:%M} · last seen {row['last_seen']:%Y-%m-%d %H:%M}"
                        + (" · this browser" if row["current"] else ""))
             if not row["current"] and c3.button("End this sign-in", key=f"end_{row['session_id']}"):

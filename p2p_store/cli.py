@@ -1,4 +1,4 @@
-"""``python -m p2p_store up | down | env | health [--json]`` (DESIGN.md, "Command-line contract")."""
+"""``python -m p2p_store up | down | env | health [--json]`` (docs/architecture.md, "Command line")."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ import shlex
 import sys
 import time
 
+from p2p_store import health
+from p2p_store.errors import one_line_error
 from p2p_store.settings import SettingsError, get_settings, mask_url
+from p2p_store.stores import local, ready
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from p2p_store.stores import local, schema
-
     settings = get_settings()
     start = time.perf_counter()
     pg_url, mongo_url = local.start_local(settings)
-    result = schema.bring_up()
+    result = ready.ensure_ready()
     took = time.perf_counter() - start
     print(f"PostgreSQL {result['versions']['postgresql']} at {mask_url(pg_url)} "
           f"(migration {result['migration']['current']})")
@@ -28,16 +29,12 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    from p2p_store.stores import local
-
     for line in local.stop_local(get_settings()):
         print(line)
     return 0
 
 
 def _cmd_env(args: argparse.Namespace) -> int:
-    from p2p_store.stores import local
-
     settings = get_settings()
     pg_url, mongo_url = local.start_local(settings)
     # libpq-style URL (no "+psycopg") so psql accepts it too; SQLAlchemy maps it to psycopg.
@@ -48,9 +45,7 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 
 def _cmd_health(args: argparse.Namespace) -> int:
-    from p2p_store.health import EXIT_CODES, build_report
-
-    report = build_report()
+    report = health.build_report()
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -59,7 +54,7 @@ def _cmd_health(args: argparse.Namespace) -> int:
             detail = check.get("error") or ", ".join(
                 f"{k}={v}" for k, v in check.items() if k not in ("status", "error") and v is not None)
             print(f"  {name:<12} {check['status']:<10} {detail}")
-    return EXIT_CODES[report["status"]]
+    return health.EXIT_CODES[report["status"]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("up", help="start embedded stores if needed, wait, migrate, ensure indexes")
     sub.add_parser("down", help="stop the embedded stores of this data dir")
     sub.add_parser("env", help="print export lines for the stores in use")
-    health = sub.add_parser("health", help="health report; exit 0 healthy, 1 degraded, 2 unhealthy")
-    health.add_argument("--json", action="store_true")
+    health_cmd = sub.add_parser("health", help="health report; exit 0 healthy, 1 degraded, 2 unhealthy")
+    health_cmd.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     handlers = {"up": _cmd_up, "down": _cmd_down, "env": _cmd_env, "health": _cmd_health}
@@ -79,7 +74,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - a CLI prints one line, not a traceback
-        from p2p_store.health import one_line_error
-
         print(f"error: {one_line_error(exc)}", file=sys.stderr)
         return 2 if args.command == "health" else 1

@@ -9,8 +9,10 @@ import sys
 
 from tqdm import tqdm
 
-from p2p_store.errors import DomainError
+from p2p_store.errors import DomainError, StoreUnavailable, one_line_error
 from p2p_store.settings import SettingsError
+from p2p_store.stores import ready
+from seed import loader
 
 
 class _Bars:
@@ -43,17 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    from p2p_store.health import one_line_error
-    from p2p_store.stores import schema
-    from seed import loader
-
     bars = _Bars(enabled=not args.json and sys.stderr.isatty())
     try:
-        schema.bring_up()
+        ready.ensure_ready()
         if args.reset:
             result = loader.reset(progress=bars)
         else:
             result = loader.reseed(scale=args.scale, random_seed=args.random_seed, progress=bars)
+    except StoreUnavailable as exc:  # a store that is down is an error (exit 1), not a refusal
+        print(f"error: {one_line_error(exc)}", file=sys.stderr)
+        return 1
     except (DomainError, SettingsError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, select, text
 
 from p2p_store import access
-from p2p_store.errors import Refused
+from p2p_store.errors import InvalidInput, Refused
 from p2p_store.settings import Settings, get_settings
 from p2p_store.stores import mongo, pg
 from p2p_store.stores.models import SystemConfig, User
@@ -166,8 +166,6 @@ def plan(*, scale: int = 0, random_seed: int = 42) -> dict[str, Any]:
 
 
 def _check_scale(scale: int, random_seed: int) -> None:
-    from p2p_store.errors import InvalidInput
-
     if not isinstance(scale, int) or not 0 <= scale <= 200:
         raise InvalidInput("Scale must be a whole number from 0 to 200.")
     if not isinstance(random_seed, int) or not 0 <= random_seed < 2**31:

@@ -39,9 +39,9 @@ def settings():
 @pytest.fixture(scope="session")
 def stores(settings):
     """Both stores up, migrated, indexed. Stops the embedded servers at the end of the session."""
-    from p2p_store.stores import local, mongo, pg, schema
+    from p2p_store.stores import local, mongo, pg, ready
 
-    schema.bring_up()
+    ready.ensure_ready()
     yield settings
     mongo.close_client()
     pg.dispose_engine()

@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from p2p_store.accounts import auth, consistency, directory, lifecycle
-from p2p_store.errors import Conflict, DomainError, InvalidInput, LastAdmin, NotFound, PermissionDenied, StoreDown
+from p2p_store.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    LastAdmin,
+    NotFound,
+    PermissionDenied,
+    StoreUnavailable,
+)
 from p2p_store.stores import local, mongo, pg
 from p2p_store.stores.models import RoleChange, User
 from seed.dataset import user_id_for
@@ -160,7 +168,7 @@ def test_mongo_unavailable_leaves_nothing_half_written(demo, settings, op):
     version = _version(SARA)
     local.stop_local_mongo(root)
     try:
-        with pytest.raises(StoreDown):
+        with pytest.raises(StoreUnavailable):
             if op == "create":
                 lifecycle.create_account(actor_id=AHMED, **NEW)
             elif op == "edit":

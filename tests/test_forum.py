@@ -207,7 +207,7 @@ def test_an_author_without_a_profile_shows_as_former_member(changed_demo):
     tree = forum.thread(post_id=AI_QI_ID)
     assert tree.post.author == forum.FORMER_MEMBER
     assert {r.author for r in tree.replies.values() if r.author_id == SARA} == {forum.FORMER_MEMBER}
-    assert forum.FORMER_MEMBER in {a.name for a in forum.post_authors()}
+    assert forum.FORMER_MEMBER in {a.name for a in forum.facet_counts().authors}
 
 
 def test_small_pages_walk_the_demo_posts(demo_ro):
@@ -229,15 +229,15 @@ def test_unfiltered_total_is_the_estimated_count(demo_ro):
 
 
 def test_category_tag_and_author_counts(demo_ro):
-    assert forum.category_counts() == [{"category": c, "posts": 1} for c in
-                                       sorted(["AI", "Automation", "Maintenance", "Quality Management"])]
-    tags = {t["tag"]: t["posts"] for t in forum.tag_counts()}
+    facets = forum.facet_counts()
+    assert facets.categories == [{"category": c, "posts": 1} for c in
+                                 sorted(["AI", "Automation", "Maintenance", "Quality Management"])]
+    tags = {t["tag"]: t["posts"] for t in facets.tags}
     assert len(tags) == 16 and tags["rfid"] == 1 and tags["oee"] == 1
-    authors = forum.post_authors()
+    authors = facets.authors
     assert [(a.name, a.posts) for a in authors] == [("Ahmed Al-Faisal", 1), ("Mohammed Rashid", 2),
                                                    ("Sara Hassan", 1)]
     assert authors[1].author_id == MOHAMMED and authors[1].email == "mohammed.rashid@gulfplastics.sa"
-    assert forum.facet_counts() == forum.ForumFacets(forum.category_counts(), forum.tag_counts(), authors)
 
 
 # ------------------------------------------------------------------ threads
@@ -483,8 +483,7 @@ def test_keyset_paging_returns_every_post_exactly_once(scaled):
         assert len(seen) == forum.count_posts(category="Automation").count
         seen = _walk(4, sort=sort, solved=False, status="open")
         assert seen == _expected_order({"has_best_answer": False, "status": "open"}, sort)
-    facets = forum.facet_counts()  # one $facet pass agrees with the three separate counts
-    assert facets == forum.ForumFacets(forum.category_counts(), forum.tag_counts(), forum.post_authors())
+    facets = forum.facet_counts()
     assert sum(c["posts"] for c in facets.categories) == len(ids)
     pinned = forum.list_posts(page_size=3).rows
     assert [r.pinned for r in pinned[:2]] == [True, True]

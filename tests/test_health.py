@@ -1,4 +1,4 @@
-"""The health report (DESIGN.md "Health report"): its shape, and that it tells the truth within 3 s
+"""The health report (docs/architecture.md, "Health"): its shape, and that it tells the truth within 3 s
 when a store is stopped, both are, one is blackholed, and when they come back."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-REPORT_BUDGET_S = 3.0  # DESIGN.md: the report answers within 3 s even when a store is down
+REPORT_BUDGET_S = 3.0  # docs/architecture.md: the report answers within 3 s even when a store is down
 # The CLI also pays for a Python start-up and cold imports (~1 s idle, several s on a busy machine);
 # its own report is bounded like the in-process one, which the 3 s asserts measure.
 CLI_BUDGET_S = 10.0
@@ -163,7 +163,7 @@ def test_mongo_pool_in_use_comes_from_the_pool_listener(demo, monkeypatch):
     targets = health.app_targets()
     base = targets.mongo_pool()["in_use"]
     seen: list[int] = []
-    counter = mongo._pool_counter
+    counter = mongo.STORE.pool_counter
     real_checked_in = counter.connection_checked_in
 
     def spy(event):  # pymongo calls this as the operation hands its connection back
@@ -399,7 +399,7 @@ def test_latest_report_never_waits_once_a_report_exists(demo):
 
 
 def test_one_line_error_drops_credentials_and_noise():
-    from p2p_store.health import one_line_error
+    from p2p_store.errors import one_line_error
 
     exc = RuntimeError("connection to mongodb://app:hunter2@db:27017/ failed\n  at line 2, Timeout: 2.0s, "
                        "Topology Description: <...>")

@@ -28,7 +28,8 @@ from pymongo.uri_parser import parse_uri
 from sqlalchemy import create_engine, delete, make_url, pool, text
 from sqlalchemy.exc import IntegrityError
 
-from p2p_store.stores import local, mongo, pg, retry
+from p2p_store.errors import StoreUnavailable
+from p2p_store.stores import local, mongo, pg, ready, retry
 from p2p_store.stores.models import User
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -201,7 +202,7 @@ def test_mongo_client_recovers_after_server_restart(stores, settings, tmp_path):
         retry.wait_for("MongoDB", lambda: client.admin.command("ping"), attempts=8, give_up_after_s=30)
         probe.with_options(write_concern=pymongo.WriteConcern(j=True)).insert_one({"_id": marker})
         restart()
-        found = retry.call_with_retry(lambda: probe.find_one({"_id": marker}), attempts=5)
+        found = retry.retrying(attempts=5)(lambda: probe.find_one({"_id": marker}))
         assert found == {"_id": marker}  # the server came back with its data
         # ...and after that first operation the client is healthy again without any retry.
         client.admin.command("ping")
@@ -243,8 +244,8 @@ def test_wait_for_a_store_that_starts_3s_late(tmp_path):
     assert 3.0 <= elapsed < 30
 
 
-def test_wait_for_services_tolerates_stores_that_start_late(stores, settings):
-    """The session's embedded stores are stopped and come back 3 s later; wait_for_services waits."""
+def test_ensure_ready_tolerates_stores_that_start_late(stores, settings):
+    """The session's embedded stores are stopped and come back 3 s later; ensure_ready waits."""
     root = local.data_dir(settings)
     late = []
     if not settings.database_url:
@@ -266,7 +267,7 @@ def test_wait_for_services_tolerates_stores_that_start_late(stores, settings):
     t0 = time.monotonic()
     timer.start()
     try:
-        versions = retry.wait_for_services(attempts=5, give_up_after_s=30)
+        versions = ready.ensure_ready(attempts=5, give_up_after_s=30)["versions"]
         elapsed = time.monotonic() - t0
     finally:
         timer.join()
@@ -285,7 +286,7 @@ def test_wait_for_a_mongo_that_never_comes_gives_up_within_its_bound():
     give_up_after_s, max_wait_s = 1.0, 0.5
     t0 = time.monotonic()
     try:
-        with pytest.raises(retry.StoreUnavailable) as excinfo:
+        with pytest.raises(StoreUnavailable) as excinfo:
             retry.wait_for("MongoDB", lambda: client.admin.command("ping"), attempts=50, max_wait_s=max_wait_s,
                            give_up_after_s=give_up_after_s)
     finally:
@@ -310,7 +311,7 @@ def test_wait_for_a_postgres_that_never_comes_gives_up_within_its_bound():
 
     attempts = 3
     t0 = time.monotonic()
-    with pytest.raises(retry.StoreUnavailable) as excinfo:
+    with pytest.raises(StoreUnavailable) as excinfo:
         retry.wait_for("PostgreSQL", probe, attempts=attempts, max_wait_s=0.5, give_up_after_s=30)
     elapsed = time.monotonic() - t0
     engine.dispose()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from p2p_store.accounts import consistency, directory
-from p2p_store.errors import Conflict, InvalidInput, LastAdmin, NotFound, PermissionDenied, StoreDown
+from p2p_store.errors import Conflict, InvalidInput, LastAdmin, NotFound, PermissionDenied, StoreUnavailable
 from p2p_store.stores import local, mongo, pg
 from p2p_store.stores.models import RoleChange, User
 from seed.dataset import user_id_for
@@ -141,7 +141,7 @@ def test_mongo_down_during_role_change_leaves_postgresql_unchanged(demo, setting
     before = _audit_count()
     local.stop_local_mongo(root)
     try:
-        with pytest.raises(StoreDown):
+        with pytest.raises(StoreUnavailable):
             directory.change_role(actor_id=AHMED, user_id=SARA, new_role="admin", expected_version=version)
     finally:
         local.ensure_local_mongo(root)

@@ -116,8 +116,6 @@ def _inside(lon: float, lat: float) -> bool:
 
 def deleted_account_ids() -> set[str]:
     """Ids of accounts deleted on purpose (from the audit): their posts are "former member", not orphans."""
-    from p2p_store.stores.models import RoleChange
-
     with pg.new_session() as session:
         return {str(u) for u in session.scalars(select(RoleChange.user_id).where(
             RoleChange.action == "delete_account"))}
@@ -160,9 +158,3 @@ def misplaced_use_cases() -> list[dict[str, Any]]:
             problem = "lon/lat swapped" if _inside(coords[1], coords[0]) else "outside Saudi Arabia"
             out.append({"use_case": d["_id"], "title": d.get("title"), "problem": problem, "coordinates": coords})
     return out
-
-
-def full_report() -> dict[str, Any]:
-    """Every consistency check (on demand: scans forum authors and use cases, not for every rerun)."""
-    return {"role_drift": drift_report(), "unknown_forum_authors": unknown_forum_authors(),
-            "broken_use_case_links": broken_use_case_links(), "misplaced_use_cases": misplaced_use_cases()}

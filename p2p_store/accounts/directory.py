@@ -13,7 +13,7 @@ from pymongo import WriteConcern
 from sqlalchemy import Select, and_, func, or_, select
 
 from p2p_store import access, vocabulary
-from p2p_store.errors import DomainError, InvalidInput, NotFound, StoreDown
+from p2p_store.errors import DomainError, InvalidInput, NotFound, StoreUnavailable
 from p2p_store.stores import mongo, pg
 from p2p_store.stores.models import RoleChange, User
 from p2p_store.vocabulary import ROLES
@@ -196,7 +196,7 @@ def change_role(*, actor_id: str, user_id: str, new_role: str, expected_version:
 
     PostgreSQL first (row locked, version checked, audit row in the same transaction), then the
     profile; if the profile write fails the PostgreSQL transaction is rolled back, so the stores
-    never disagree. Raises PermissionDenied, InvalidInput, NotFound, Conflict, LastAdmin, StoreDown.
+    never disagree. Raises PermissionDenied, InvalidInput, NotFound, Conflict, LastAdmin, StoreUnavailable.
     """
     if new_role not in ROLES:
         raise InvalidInput(f"Unknown role {str(new_role)[:40]!r}; pick one of {', '.join(ROLES)}.")
@@ -223,7 +223,7 @@ def change_role(*, actor_id: str, user_id: str, new_role: str, expected_version:
         try:
             res = profiles.update_one({"_id": str(uid)}, {"$set": {"role": new_role}})
         except pymongo.errors.PyMongoError as exc:
-            raise StoreDown("MongoDB did not answer, so the role was not changed in either store. "
+            raise StoreUnavailable("MongoDB did not answer, so the role was not changed in either store. "
                             "Try again when it is back.") from exc
         mongo_outcome = "applied" if res.matched_count else "no profile"
         session.add(RoleChange(changed_by_id=actor.id, changed_by_email=actor.email, user_id=uid,

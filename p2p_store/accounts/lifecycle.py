@@ -26,7 +26,7 @@ from p2p_store import access, vocabulary
 from p2p_store.accounts.auth import SignedIn, _token_hash
 from p2p_store.accounts.directory import clean_text
 from p2p_store.accounts.passwords import hash_password, temporary_password, verify_password
-from p2p_store.errors import InvalidInput, NotFound, PermissionDenied, StoreDown
+from p2p_store.errors import InvalidInput, NotFound, PermissionDenied, StoreUnavailable
 from p2p_store.stores import mongo, pg
 from p2p_store.stores.models import RoleChange, User, UserSession
 from p2p_store.vocabulary import ROLES
@@ -120,7 +120,7 @@ def _mongo_step() -> Iterator[None]:
     except pymongo.errors.DuplicateKeyError:
         raise InvalidInput("An account with this email exists.") from None
     except pymongo.errors.PyMongoError as exc:
-        raise StoreDown(STORE_DOWN) from exc
+        raise StoreUnavailable(STORE_DOWN) from exc
 
 
 def _profile_doc(uid: uuid.UUID, fields: AccountFields, role: str) -> dict[str, Any]:

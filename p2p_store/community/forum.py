@@ -408,25 +408,10 @@ def _authors(rows: Iterable[dict[str, Any]]) -> list[AuthorChoice]:
     return sorted(choices, key=lambda a: (a.name.casefold(), a.email, a.author_id))
 
 
-def category_counts() -> list[dict[str, Any]]:
-    """Posts per category, most first (one ``$group``; pages cache it)."""
-    return _categories(mongo.get_db()[mongo.FORUM_POSTS].aggregate(_CATEGORY_STAGES))
-
-
-def tag_counts() -> list[dict[str, Any]]:
-    """Posts per tag, most first (at most MAX_FACETS tags; pages cache it)."""
-    return _tags(mongo.get_db()[mongo.FORUM_POSTS].aggregate(_TAG_STAGES))
-
-
-def post_authors() -> list[AuthorChoice]:
-    """The people who wrote posts (the MAX_AUTHORS most active), sorted by name, for the author
-    filter. Names come from profiles; an author without a profile is a former member."""
-    return _authors(mongo.get_db()[mongo.FORUM_POSTS].aggregate(_AUTHOR_STAGES))
-
-
 def facet_counts() -> ForumFacets:
-    """Categories, tags and authors of ``category_counts`` / ``tag_counts`` / ``post_authors`` in
-    ONE pass over the posts (``$facet``) instead of three; the page caches it."""
+    """Posts per category and per tag (most first, at most MAX_FACETS tags) and the people who wrote
+    posts (the MAX_AUTHORS most active, sorted by name; an author without a profile is a former member),
+    in ONE pass over the posts (``$facet``) instead of three; the page caches it."""
     result = next(iter(mongo.get_db()[mongo.FORUM_POSTS].aggregate([{"$facet": {
         "categories": _CATEGORY_STAGES, "tags": _TAG_STAGES, "authors": _AUTHOR_STAGES}}])), {})
     return ForumFacets(categories=_categories(result.get("categories", [])), tags=_tags(result.get("tags", [])),

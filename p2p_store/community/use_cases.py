@@ -218,12 +218,6 @@ def list_use_cases(*, industry: str | None = None, region: str | None = None, ci
     return [_row(d) for d in coll.aggregate(pipeline)]
 
 
-def use_cases_near(*, lon: float, lat: float, radius_km: float, kind: str | None = None,
-                   limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
-    """Use cases within ``radius_km`` of a point, nearest first (see :func:`list_use_cases`)."""
-    return list_use_cases(kind=kind, near=(lon, lat, radius_km), limit=limit)
-
-
 def _case_id(case_id: object) -> str:
     if not isinstance(case_id, str) or not _CASE_ID.fullmatch(case_id):
         raise NotFound("No such use case.")

@@ -34,7 +34,7 @@ from psycopg import sql as pgsql
 
 from p2p_store.access import require_admin
 from p2p_store.data import explorer
-from p2p_store.errors import DomainError, InvalidInput, Refused, StoreDown
+from p2p_store.errors import DomainError, InvalidInput, Refused, StoreUnavailable
 from p2p_store.stores import mongo, pg
 from p2p_store.stores.models import Base
 
@@ -318,7 +318,7 @@ def _sql_error(exc: psycopg.Error) -> DomainError:
     if isinstance(exc, psycopg.errors.SyntaxError):
         return InvalidInput(f"Syntax error: {line}.")
     if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, psycopg.errors.QueryCanceled):
-        return StoreDown(f"PostgreSQL did not answer ({line}); nothing was changed.")
+        return StoreUnavailable(f"PostgreSQL did not answer ({line}); nothing was changed.")
     return InvalidInput(f"PostgreSQL could not run the query: {line}.")
 
 
@@ -344,7 +344,7 @@ def run_sql(*, actor_id: object, sql: object) -> QueryResult:
     """Run one read-only SELECT for an admin and return at most ROW_CAP rows, secrets masked.
 
     Raises PermissionDenied (not an admin), InvalidInput (syntax, unknown table...), Refused (a write,
-    a side effect, a timeout) or StoreDown. The transaction is always rolled back."""
+    a side effect, a timeout) or StoreUnavailable. The transaction is always rolled back."""
     statement = check_sql(sql)
     _require_admin(actor_id)
     role = readonly_role_status()
@@ -448,7 +448,7 @@ def _mongo_error(exc: pymongo.errors.PyMongoError) -> DomainError:
     if isinstance(exc, pymongo.errors.OperationFailure):
         message = explorer.mask_text(str(exc.details.get("errmsg") if exc.details else exc).splitlines()[0])
         return InvalidInput(f"MongoDB could not run the query: {message[:300]}.")
-    return StoreDown(f"MongoDB did not answer ({type(exc).__name__}); nothing was changed.")
+    return StoreUnavailable(f"MongoDB did not answer ({type(exc).__name__}); nothing was changed.")
 
 
 def run_mongo(*, actor_id: object, collection: object, mode: str, text: object) -> QueryResult:

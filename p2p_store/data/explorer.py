@@ -417,13 +417,6 @@ def list_sources(*, store: str) -> list[Source]:
     return [_mongo_source(db, name) for name in list_collections()]
 
 
-def get_source(*, store: str, name: str) -> Source:
-    """One table or collection with its count and indexes."""
-    if _check_store(store) == POSTGRESQL:
-        return _pg_source(_pg_table(name))
-    return _mongo_source(mongo.get_db(), _collection_name(name))
-
-
 def describe_fields(*, store: str, name: str) -> list[FieldInfo]:
     """Columns of a table (types, nullability, constraints, foreign keys) or the fields of a collection
     found in a bounded sample (dotted paths, types, presence, examples)."""

@@ -1,4 +1,5 @@
-"""The MongoDB pool: one ``MongoClient`` per process, and the one place that knows collections,
+"""The MongoDB handle (``STORE``: one ``MongoClient`` per process, docs/architecture.md "Stores"),
+and the one place that knows collections,
 their ``$jsonSchema`` validators and their indexes (created idempotently at start-up)."""
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from pymongo import ASCENDING, DESCENDING, GEOSPHERE, IndexModel, MongoClient
 from pymongo.database import Database
 from pymongo.monitoring import ConnectionPoolListener
 
-from p2p_store.settings import Settings, get_settings
+from p2p_store.settings import Settings
 from p2p_store.stores import local
+from p2p_store.stores.handle import StoreHandle
+from p2p_store.vocabulary import ROLES
 
 PROFILES = "profiles"
 FORUM_POSTS = "forum_posts"
 FORUM_REPLIES = "forum_replies"
 USE_CASES = "use_cases"
-
-from p2p_store.vocabulary import ROLES
 
 _STR = {"bsonType": "string"}
 _STR_LIST = {"bsonType": "array", "items": {"bsonType": "string"}}
@@ -148,11 +149,6 @@ class PoolCounter(ConnectionPoolListener):
     def connection_check_out_failed(self, event: Any) -> None: ...
 
 
-_lock = threading.Lock()
-_client: MongoClient | None = None
-_pool_counter = PoolCounter()
-
-
 def make_client(url: str, settings: Settings, *, listener: PoolCounter | None = None) -> MongoClient:
     """A client with the seed story's pool (max 20, min 5) and bounded waits, so nothing hangs 30 s."""
     return MongoClient(
@@ -168,34 +164,65 @@ def make_client(url: str, settings: Settings, *, listener: PoolCounter | None = 
     )
 
 
+class MongoStore(StoreHandle[MongoClient]):
+    """The MongoDB handle: one client, its pool listener, the app database."""
+
+    name, label = "mongodb", "MongoDB"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.pool_counter = PoolCounter()
+
+    def url(self, settings: Settings | None = None) -> str:
+        return local.mongodb_url(settings or self.settings)
+
+    def external_url(self) -> str | None:
+        return self.settings.mongodb_url
+
+    def embedded_running(self) -> bool:
+        return local.local_mongo_running(local.data_dir(self.settings))
+
+    def _open(self, settings: Settings) -> MongoClient:
+        return make_client(self.url(settings), settings, listener=self.pool_counter)
+
+    def _close(self, pool: MongoClient) -> None:
+        pool.close()
+
+    def reset(self) -> None:
+        super().reset()
+        self.pool_counter.in_use = 0
+
+    def db(self, settings: Settings | None = None) -> Database:
+        settings = settings or self.settings
+        return self.pool(settings)[settings.mongodb_db]
+
+    def ping(self) -> str:
+        return ping(self.db())
+
+    def pool_figures(self) -> dict[str, Any]:
+        return {"max_size": self.settings.mongo_max_pool_size, "min_size": self.settings.mongo_min_pool_size,
+                "in_use": self.pool_counter.in_use}
+
+
+STORE = MongoStore()
+
+
 def get_client(settings: Settings | None = None) -> MongoClient:
     """The process-wide client (starts the embedded server if ``MONGODB_URL`` is unset)."""
-    global _client
-    if _client is None:
-        with _lock:
-            if _client is None:
-                settings = settings or get_settings()
-                _client = make_client(local.mongodb_url(settings), settings, listener=_pool_counter)
-    return _client
+    return STORE.pool(settings)
 
 
 def current_client() -> MongoClient | None:
     """The client if one was created in this process (never creates one, never starts a store)."""
-    return _client
+    return STORE.current()
 
 
 def get_db(settings: Settings | None = None) -> Database:
-    settings = settings or get_settings()
-    return get_client(settings)[settings.mongodb_db]
+    return STORE.db(settings)
 
 
 def close_client() -> None:
-    global _client
-    with _lock:
-        if _client is not None:
-            _client.close()
-        _client = None
-        _pool_counter.in_use = 0
+    STORE.reset()
 
 
 def ping(db: Database | None = None) -> str:
@@ -206,9 +233,10 @@ def ping(db: Database | None = None) -> str:
 
 
 def pool_status(settings: Settings | None = None) -> dict[str, Any]:
-    settings = settings or get_settings()
+    if settings is None:
+        return STORE.pool_figures()
     return {"max_size": settings.mongo_max_pool_size, "min_size": settings.mongo_min_pool_size,
-            "in_use": _pool_counter.in_use}
+            "in_use": STORE.pool_counter.in_use}
 
 
 def ensure_schema(db: Database | None = None) -> None:

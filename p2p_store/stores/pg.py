@@ -1,11 +1,12 @@
-"""The PostgreSQL pool: one engine per process, sessions, pool figures.
+"""The PostgreSQL handle: the URL in use, one engine per process, sessions, ping, pool figures.
 
-The app wraps :func:`get_engine` in ``st.cache_resource``; the CLI and the tests call it directly.
+``STORE`` is the app's handle; the functions below are its public face (``get_engine()``,
+``new_session()``, ``session_scope()``...), which services, the CLI and the tests call. The app
+wraps readiness in ``st.cache_resource`` (docs/architecture.md, "Stores").
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,12 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from p2p_store.settings import Settings, get_settings
+from p2p_store.settings import Settings
 from p2p_store.stores import local
-
-_lock = threading.Lock()
-_engine: Engine | None = None
-_session_factory: sessionmaker[Session] | None = None
+from p2p_store.stores.handle import StoreHandle
 
 
 def make_engine(url: str, settings: Settings) -> Engine:
@@ -38,38 +36,72 @@ def make_engine(url: str, settings: Settings) -> Engine:
     )
 
 
+class PostgresStore(StoreHandle[Engine]):
+    name, label = "postgresql", "PostgreSQL"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self._sessions: sessionmaker[Session] | None = None
+
+    def url(self, settings: Settings | None = None) -> str:
+        return local.postgres_url(settings or self.settings)
+
+    def external_url(self) -> str | None:
+        return self.settings.database_url
+
+    def embedded_running(self) -> bool:
+        return local.local_postgres_running(local.data_dir(self.settings))
+
+    def _open(self, settings: Settings) -> Engine:
+        engine = make_engine(self.url(settings), settings)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        return engine
+
+    def _close(self, pool: Engine) -> None:
+        pool.dispose()
+
+    def reset(self) -> None:
+        super().reset()
+        self._sessions = None
+
+    def session(self) -> Session:
+        self.pool()
+        sessions = self._sessions
+        assert sessions is not None
+        return sessions()
+
+    def ping(self) -> str:
+        """``SHOW server_version`` round trip; returns the server version (e.g. ``18.1``)."""
+        return ping(self.pool())
+
+    def pool_figures(self) -> dict[str, Any]:
+        engine = self.current()
+        if engine is not None:
+            return pool_status(engine)
+        return {"size": self.settings.pg_pool_size, "checked_out": 0, "overflow": 0,
+                "max_overflow": self.settings.pg_max_overflow}
+
+
+STORE = PostgresStore()
+
+
 def get_engine(settings: Settings | None = None) -> Engine:
     """The process-wide engine (created on first use; starts the embedded server if no URL is set)."""
-    global _engine, _session_factory
-    if _engine is None:
-        with _lock:
-            if _engine is None:
-                settings = settings or get_settings()
-                engine = make_engine(local.postgres_url(settings), settings)
-                _session_factory = sessionmaker(engine, expire_on_commit=False)
-                _engine = engine
-    return _engine
+    return STORE.pool(settings)
 
 
 def current_engine() -> Engine | None:
     """The engine if one was created in this process (never creates one, never starts a store)."""
-    return _engine
+    return STORE.current()
 
 
 def dispose_engine() -> None:
     """Close every pooled connection and forget the engine (tests, a changed URL)."""
-    global _engine, _session_factory
-    with _lock:
-        if _engine is not None:
-            _engine.dispose()
-        _engine = None
-        _session_factory = None
+    STORE.reset()
 
 
 def new_session() -> Session:
-    get_engine()
-    assert _session_factory is not None
-    return _session_factory()
+    return STORE.session()
 
 
 @contextmanager
@@ -80,7 +112,7 @@ def session_scope() -> Iterator[Session]:
 
 
 def ping(engine: Engine | None = None) -> str:
-    """``SELECT version()`` round trip; returns the server version (e.g. ``18.1``)."""
+    """``SHOW server_version`` round trip; returns the server version (e.g. ``18.1``)."""
     engine = engine or get_engine()
     with engine.connect() as conn:
         return str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar
 
 import psycopg
 import pymongo.errors
@@ -19,8 +18,9 @@ from tenacity import (
     wait_exponential,
 )
 
+from p2p_store.errors import StoreUnavailable, one_line_error
+
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 _TRANSIENT = (
     psycopg.OperationalError,
@@ -55,24 +55,10 @@ def retrying(*, attempts: int = 3, max_wait_s: float = 2.0, give_up_after_s: flo
     )
 
 
-def call_with_retry(fn: Callable[[], T], *, attempts: int = 3) -> T:
-    """Run ``fn`` and retry it on transient errors (it must be safe to run again)."""
-    return retrying(attempts=attempts)(fn)
-
-
-class StoreUnavailable(RuntimeError):
-    """A store did not answer within the wait bound. ``store`` names it; the message is one line."""
-
-    def __init__(self, store: str, message: str):
-        super().__init__(f"{store}: {message}")
-        self.store = store
-
-
 def wait_for(store: str, probe: Callable[[], object], *, attempts: int = 5, max_wait_s: float = 10.0,
              give_up_after_s: float = 60.0) -> None:
-    """Call ``probe`` until it succeeds (the seed story: 5 attempts with backoff), else StoreUnavailable."""
-    from p2p_store.settings import mask_url
-
+    """Call ``probe`` until it succeeds (the seed story: 5 attempts with backoff), else StoreUnavailable
+    naming ``store``."""
     policy = Retrying(
         retry=retry_if_exception(is_transient),
         stop=stop_after_attempt(attempts) | stop_after_delay(give_up_after_s),
@@ -84,23 +70,6 @@ def wait_for(store: str, probe: Callable[[], object], *, attempts: int = 5, max_
         policy(probe)
     except RetryError as exc:
         last = exc.last_attempt.exception()
-        first_line = mask_url(str(last).strip().splitlines()[0] if str(last).strip() else type(last).__name__)
         n = exc.last_attempt.attempt_number
-        raise StoreUnavailable(store, f"not reachable after {n} attempt{'s' if n != 1 else ''}: {first_line}") from None
-
-
-def wait_for_services(*, attempts: int = 5, give_up_after_s: float = 60.0) -> dict[str, str]:
-    """Wait for both stores (retry with backoff); return their server versions, or StoreUnavailable."""
-    from p2p_store.stores import mongo, pg
-
-    versions: dict[str, str] = {}
-
-    def probe_pg() -> None:
-        versions["postgresql"] = pg.ping()
-
-    def probe_mongo() -> None:
-        versions["mongodb"] = mongo.ping()
-
-    wait_for("PostgreSQL", probe_pg, attempts=attempts, give_up_after_s=give_up_after_s)
-    wait_for("MongoDB", probe_mongo, attempts=attempts, give_up_after_s=give_up_after_s)
-    return versions
+        raise StoreUnavailable(f"not reachable after {n} attempt{'s' if n != 1 else ''}: {one_line_error(last)}",
+                               store=store) from None

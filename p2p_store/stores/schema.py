@@ -1,5 +1,6 @@
 """Bringing both stores' schema to where the code expects it: Alembic for PostgreSQL, indexes and
-validators for MongoDB. Used by ``python -m p2p_store up``, the app's start-up and the tests."""
+validators for MongoDB. :mod:`p2p_store.stores.ready` calls them for ``python -m p2p_store up``, the
+app's start-up and the tests."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from p2p_store.stores import mongo, pg
+from p2p_store.stores import pg
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,23 +41,3 @@ def upgrade_to_head(engine: Engine | None = None) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-
-
-def downgrade_to_base(engine: Engine | None = None) -> None:
-    engine = engine or pg.get_engine()
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "base")
-
-
-def bring_up(*, attempts: int = 5) -> dict[str, Any]:
-    """Start embedded stores if needed, wait for both, migrate, ensure Mongo schema. Idempotent."""
-    from p2p_store.stores.retry import wait_for_services
-
-    versions = wait_for_services(attempts=attempts)
-    status = migration_status()
-    if status["current"] != status["head"]:
-        upgrade_to_head()
-    mongo.ensure_schema()
-    return {"versions": versions, "migration": migration_status()}

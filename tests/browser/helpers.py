@@ -74,3 +74,70 @@ def pick(page, label: str, option: str) -> None:
     box.click()
     page.get_by_role("option", name=option, exact=True).first.click()
     wait_idle(page)
+
+
+# ------------------------------------------------------------------ pydeck maps
+# Streamlit draws st.pydeck_chart with deck.gl's React component, which keeps its Deck in a ref of
+# the canvas' React fiber. Reading it gives the deck's own state: whether it is initialised, the
+# view state it draws with, whether every layer has loaded and whether a redraw is still pending.
+
+_DECK_JS = """
+async ([layerId, want]) => {
+  const root = document.querySelector('[data-testid="stDeckGlJsonChart"]');
+  const canvas = root && root.querySelector('canvas');
+  if (!canvas) return {settled: false, why: 'no canvas'};
+  const key = Object.keys(canvas).find(k => k.startsWith('__reactFiber$'));
+  let deck = null, json = null;
+  for (let f = key && canvas[key]; f && !(deck && json); f = f.return) {
+    for (let h = f.memoizedState; h && typeof h === 'object' && 'next' in h && !deck; h = h.next) {
+      const cur = h.memoizedState && h.memoizedState.current;
+      if (cur && cur.deck && typeof cur.deck.pickObject === 'function') deck = cur.deck;
+    }
+    const p = f.memoizedProps;
+    if (!json && p && p.element && typeof p.element.json === 'string') json = p.element.json;
+  }
+  if (!deck || !json) return {settled: false, why: 'no deck yet'};
+  if (!deck.isInitialized) return {settled: false, why: 'deck not initialised'};
+  const spec = JSON.parse(json);
+  const target = spec.initialViewState, view = deck.props.viewState || {};
+  const same = k => Math.abs((view[k] ?? 0) - (target[k] ?? 0)) < 1e-6;
+  if (!['longitude', 'latitude', 'zoom'].every(same)) return {settled: false, why: 'view state not applied yet'};
+  const layers = deck.layerManager.getLayers();
+  if (!layers.every(l => l.isLoaded)) return {settled: false, why: 'layers loading'};
+  const layer = layers.find(l => l.id === layerId);
+  const specLayer = (spec.layers || []).find(l => l.id === layerId);
+  if (!layer || !specLayer || layer.props.data.length !== specLayer.data.length)
+    return {settled: false, why: 'layer data not the page\'s yet'};
+  // Let two frames pass, then nothing may be left to draw.
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  if (deck.needsRedraw({clearRedrawFlags: false})) return {settled: false, why: 'redraw pending'};
+  if (!want) return {settled: true, points: layer.props.data.length};
+  // The on-screen position of a point the deck's own picking finds there.
+  const rect = canvas.getBoundingClientRect();
+  const viewport = deck.getViewports()[0];
+  for (const d of layer.props.data) {
+    const [x, y] = viewport.project([d.lon, d.lat]);
+    if (x < 8 || y < 8 || x > rect.width - 8 || y > rect.height - 8) continue;
+    const info = deck.pickObject({x, y, radius: 0, layerIds: [layerId]});
+    if (info && info.object && info.object.id === d.id)
+      return {settled: true, points: layer.props.data.length, x: rect.left + x, y: rect.top + y, id: d.id};
+  }
+  return {settled: true, points: layer.props.data.length, x: null, why: 'no point pickable in view'};
+}
+"""
+
+
+def deck_settled(page, layer_id: str, *, point: bool = False, timeout_ms: int = 30_000) -> dict:
+    """Wait until the map's deck has applied the page's view state, loaded every layer, holds the
+    page's data for ``layer_id`` and has nothing left to draw; with ``point``, also return the
+    viewport position (``x``, ``y``) of a point of that layer that the deck itself picks there."""
+    import time
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    state: dict = {}
+    while time.monotonic() < deadline:
+        state = page.evaluate(_DECK_JS, [layer_id, point])
+        if state.get("settled"):
+            return state
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the map did not settle within {timeout_ms} ms: {state.get('why')}")

@@ -9,7 +9,9 @@ import numpy as np
 from PIL import Image
 
 from tests.browser.conftest import REPO_ROOT
-from tests.browser.helpers import check_page, go, open_app, pick, sign_in_demo, wait_idle
+from tests.browser.helpers import check_page, deck_settled, go, open_app, pick, sign_in_demo, wait_idle
+
+POINTS_LAYER = "use-cases"  # the map page's ScatterplotLayer id
 
 
 def _palette() -> list[tuple[int, int, int]]:
@@ -30,14 +32,18 @@ def _point_pixels(png: bytes) -> int:
 
 
 def _deck_png(page) -> bytes:
+    """A screenshot of the map once its deck has settled (software WebGL: then poll until the points'
+    pixels show, the frame may still be on its way to the screen)."""
     deck = page.locator('[data-testid="stDeckGlJsonChart"]').first
     deck.wait_for()
+    deck.scroll_into_view_if_needed()
+    deck_settled(page, POINTS_LAYER)
     png = b""
-    for _ in range(40):  # software WebGL: poll until the points are drawn
+    for _ in range(40):
         png = deck.screenshot()
         if _point_pixels(png) > 20:
             break
-        page.wait_for_timeout(500)
+        page.wait_for_timeout(250)
     return png
 
 
@@ -61,36 +67,16 @@ def test_map_draws_points_then_filter_and_click(page, app_url):
     check_page(page, "20-map")
     assert _point_pixels(png) > 20, "the map's canvas has none of the points' colours"
     pick(page, "Industry", "Plastics & Polymers")
-    deck = page.locator('[data-testid="stDeckGlJsonChart"]').first
     png = _deck_png(page)
     assert _point_pixels(png) > 5
     check_page(page, "21-map-filtered")
-    # The view is fitted to the filtered cases: click each of them until the detail panel opens.
-    palette = _palette()
-    for attempt in range(3):  # software WebGL can still be settling the fitted view: look again, click again
-        png = _deck_png(page)
-        box = deck.bounding_box()
-        image = Image.open(io.BytesIO(png)).convert("RGB")
-
-        def is_point(x: int, y: int, image=image) -> bool:
-            if not (0 <= x < image.width and 0 <= y < image.height):
-                return False
-            r, g, b = image.getpixel((x, y))
-            return any(abs(r - pr) + abs(g - pg) + abs(b - pb) < 40 for pr, pg, pb in palette)
-
-        # the middle of a drawn point: a point pixel whose neighbours 2 px away are point pixels too
-        centres = [(x, y) for y in range(image.height) for x in range(image.width)
-                   if is_point(x, y) and all(is_point(x + dx, y + dy) for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2)))]
-        assert centres, "no point to click"
-        x, y = centres[len(centres) // 2]
-        page.mouse.click(box["x"] + x * box["width"] / image.width, box["y"] + y * box["height"] / image.height)
-        wait_idle(page)
-        try:
-            page.get_by_role("button", name="Close").wait_for(timeout=15_000)
-            break
-        except Exception:  # noqa: BLE001 - retried; the last attempt fails the test below
-            if attempt == 2:
-                raise
+    # The view is fitted to the filtered cases: click where the deck itself draws (and picks) one.
+    target = deck_settled(page, POINTS_LAYER, point=True)
+    assert target["x"] is not None, f"no point to click: {target}"
+    page.mouse.move(5, 5)  # nothing hovered before the click (a hovered point is highlighted)
+    page.mouse.click(target["x"], target["y"])
+    wait_idle(page)
+    page.get_by_role("button", name="Close").wait_for(timeout=15_000)
     check_page(page, "22-map-case")
 
 

@@ -207,12 +207,12 @@ def main() -> int:
 
     logging.basicConfig(level=logging.ERROR)
     from p2p_store.settings import get_settings
-    from p2p_store.stores import local, mongo, pg, schema
+    from p2p_store.stores import local, mongo, pg, ready
 
     settings = get_settings()
     try:
         start = time.perf_counter()
-        schema.bring_up()
+        ready.ensure_ready()
         up_s = time.perf_counter() - start
         result = {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),

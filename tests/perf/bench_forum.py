@@ -147,9 +147,9 @@ def main() -> int:
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     from p2p_store.settings import get_settings
-    from p2p_store.stores import local, mongo, pg, schema
+    from p2p_store.stores import local, mongo, pg, ready
 
-    schema.bring_up()
+    ready.ensure_ready()
     results = []
     try:
         for scale in args.scales:

@@ -163,10 +163,10 @@ def main() -> None:
 
     from p2p_store.health import CONSISTENCY_MAX_AGE_S
     from p2p_store.settings import get_settings
-    from p2p_store.stores import local, mongo, pg, schema
+    from p2p_store.stores import local, mongo, pg, ready
     from seed.loader import reseed
 
-    schema.bring_up()
+    ready.ensure_ready()
     reseed(scale=0)
     try:
         result = {"runs": args.runs, "consistency_max_age_s": CONSISTENCY_MAX_AGE_S,
