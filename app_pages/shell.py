@@ -87,8 +87,8 @@ def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
     """Run a service call; a domain error or a store failure becomes a message on the page (None)."""
     try:
         return fn(*args, **kwargs)
-    except DomainError as exc:
-        st.error(str(exc), icon=":material/error:")
+    except DomainError as exc:  # its sentence may quote what was typed or stored: escaped
+        st.error(md(str(exc)), icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
         log.exception("service call failed")
         st.error(f"**{_store_of(exc)} did not answer** — {md(one_line_error(exc))}. Nothing was changed. This "

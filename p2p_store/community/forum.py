@@ -7,6 +7,9 @@ costs a bounded index walk on a real mongod. A thread is ONE query on ``forum_re
 (``post_id`` equality, sorted by the materialised ``path`` on the ``post_path`` index); the tree is
 built in memory. User text is never a query operator: every filter must be a ``str`` (anything else
 is ``InvalidInput``), bounded by ``clean_text``; the search is an escaped, case-insensitive regex.
+
+Over 400 lines on purpose: the list, its cursors and the thread tree share the row shapes and the
+profile lookups above them; split it by list / thread when a write side (posting, voting) arrives.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ async ([layerId, want]) => {
   const layer = layers.find(l => l.id === layerId);
   const specLayer = (spec.layers || []).find(l => l.id === layerId);
   if (!layer || !specLayer || layer.props.data.length !== specLayer.data.length)
-    return {settled: false, why: 'layer data not the page\'s yet'};
+    return {settled: false, why: 'layer data differs from the page spec'};
   // Let two frames pass, then nothing may be left to draw.
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   if (deck.needsRedraw({clearRedrawFlags: false})) return {settled: false, why: 'redraw pending'};
