@@ -29,6 +29,7 @@ from p2p_store.health.probes import (
     check_postgresql,
     consistency_job,
     forget_consistency,
+    head_revision,
 )
 from p2p_store.health.threads import single_flight, threads
 from p2p_store.settings import Settings
@@ -71,6 +72,7 @@ def build_report(settings: Settings | None = None, *, targets: Targets | None = 
     drift or orphans, or consistency unknown), ``unhealthy`` (both stores down).
     ``consistency_max_age_s=0`` forces fresh consistency counts.
     """
+    head_revision()  # read from the migration files once per process, before the deadline starts
     targets = targets or app_targets(settings)
     timeout_s = targets.settings.health_timeout_s
     deadline = time.monotonic() + timeout_s
