@@ -23,11 +23,11 @@ import streamlit as st
 STORE_LABEL = {"postgresql": "PostgreSQL", "mongodb": "MongoDB"}
 
 # Characters that Markdown, Streamlit's directives (":color[...]", ":material/x:", emoji shortcodes),
-# LaTeX ($) or raw HTML (<, >, &) give a meaning anywhere in a line; CommonMark lets a backslash escape
-# each. "-", "=" and "1." mean something only where a line starts (list, rule, heading), so they are
-# escaped there only: "Al-Qahtani" stays readable in the source the tests and screen readers see.
-_MD_INLINE = re.compile(r"([\\`*_{}\[\]()<>#+!|~$:&])")
-_MD_LINE_START = re.compile(r"^(\s*)(?:([-=])|(\d+)([.)]))", re.MULTILINE)
+# LaTeX ($) or raw HTML (<, >, &) give a meaning inside a line, and "-" (lists, rules, "--" dashes);
+# CommonMark lets a backslash escape each. "." and "=" mean something only where a line starts
+# ("1." lists, "===" headings), so they are escaped there only: a sentence keeps its plain text.
+_MD_INLINE = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~$:&])")
+_MD_LINE_START = re.compile(r"^(\s*)(?:(=)|(\d+)([.)]))", re.MULTILINE)
 
 
 def _escape_line_start(match: re.Match[str]) -> str:

@@ -12,7 +12,7 @@ from p2p_store.community.geometry import simplify_outlines, simplify_ring
 HOSTILE = ["![x](http://evil)", "[click](javascript:alert(1))", ":red[boom] :material/delete:", "$x^2$",
            "<img src=x onerror=alert(1)>", "**bold** _it_ ~~gone~~ `code`", "# Heading", "- item", "1. first",
            "> quote", "a | b | c", "&lt;b&gt;", "back\\slash \\*", "Omar Al-Qahtani", "{{braces}}", "===", "+ plus"]
-SPECIAL = set("\\`*_{}[]()<>#+!|~$:&")
+SPECIAL = set("\\`*_{}[]()<>#+-!|~$:&")
 
 
 def _unescape(text: str) -> str:
@@ -35,7 +35,7 @@ def test_md_escapes_every_markdown_and_directive_character(text):
 
 def test_md_keeps_lines_of_a_body_and_escapes_each_line_start():
     out = md("intro\n- not a list\n2. not numbered\n---", keep_lines=True)
-    assert out.splitlines() == ["intro", "\\- not a list", "2\\. not numbered", "\\---"]
+    assert out.splitlines() == ["intro", "\\- not a list", "2\\. not numbered", "\\-\\-\\-"]
     assert md("a\n\nb") == "a b" and md(None) == ""
 
 
