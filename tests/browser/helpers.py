@@ -120,6 +120,7 @@ async ([layerId, want]) => {
   for (const d of layer.props.data) {
     const [x, y] = viewport.project([d.lon, d.lat]);
     if (x < 8 || y < 8 || x > rect.width - 8 || y > rect.height - 8) continue;
+    if (rect.top + y < 0 || rect.top + y > window.innerHeight) continue;  // must be clickable where it is
     const info = deck.pickObject({x, y, radius: 0, layerIds: [layerId]});
     if (info && info.object && info.object.id === d.id)
       return {settled: true, points: layer.props.data.length, x: rect.left + x, y: rect.top + y, id: d.id};

@@ -36,7 +36,6 @@ def _deck_png(page) -> bytes:
     pixels show, the frame may still be on its way to the screen)."""
     deck = page.locator('[data-testid="stDeckGlJsonChart"]').first
     deck.wait_for()
-    deck.scroll_into_view_if_needed()
     deck_settled(page, POINTS_LAYER)
     png = b""
     for _ in range(40):
