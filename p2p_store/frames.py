@@ -30,7 +30,7 @@ from p2p_store.community import use_cases as use_case_service
 from p2p_store.data import console, explorer
 
 __all__ = ["accounts", "role_changes", "posts", "thread", "post_categories", "activity_by_month", "use_cases",
-           "use_cases_by_industry", "sources", "fields", "table", "value_counts", "sql", "mongo_query", "MASK"]
+           "cities", "use_cases_by_industry", "sources", "fields", "table", "value_counts", "sql", "mongo_query", "MASK"]
 
 MASK = explorer.MASK  # what a secret column holds in every frame
 
@@ -155,6 +155,14 @@ def use_cases(*, industry: str | None = None, region: str | None = None, city: s
     rows = use_case_service.list_use_cases(industry=industry, region=region, city=city, technology=technology,
                                            kind=kind, near=near, limit=limit)
     return _frame(rows, _CASE_COLUMNS + (["distance_km"] if near is not None else []))
+
+
+def cities() -> pd.DataFrame:
+    """The industrial cities the map knows (the map's City and Near choices): name, region, lon, lat.
+
+    >>> dammam = f.cities().set_index("name").loc["Dammam"]; f.use_cases(near=(dammam.lon, dammam.lat, 150))
+    """
+    return _frame(use_case_service.known_cities(), ["name", "region", "lon", "lat"])
 
 
 def use_cases_by_industry(*, kind: str | None = None) -> pd.DataFrame:
