@@ -18,7 +18,7 @@ HELP = ("A Jupyter notebook whose first cell reproduces this view with p2p_store
         "settings where it runs. See “Continue in a notebook” in the README.")
 
 
-def _button(kind: str, key: str, **view: Any) -> None:
+def _button(kind: str, key: str, /, **view: Any) -> None:
     def build() -> bytes:
         return notebook_export.notebook_bytes(kind, **view)
 
