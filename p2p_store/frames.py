@@ -29,8 +29,24 @@ from p2p_store.community import forum, stats
 from p2p_store.community import use_cases as use_case_service
 from p2p_store.data import console, explorer
 
-__all__ = ["accounts", "role_changes", "posts", "thread", "post_categories", "activity_by_month", "use_cases",
-           "cities", "use_cases_by_industry", "sources", "fields", "table", "value_counts", "sql", "mongo_query", "MASK"]
+__all__ = [
+    "MASK",
+    "accounts",
+    "activity_by_month",
+    "cities",
+    "fields",
+    "mongo_query",
+    "post_categories",
+    "posts",
+    "role_changes",
+    "sources",
+    "sql",
+    "table",
+    "thread",
+    "use_cases",
+    "use_cases_by_industry",
+    "value_counts",
+]
 
 MASK = explorer.MASK  # what a secret column holds in every frame
 

@@ -77,7 +77,8 @@ numeric = [c for c in df.columns[1:] if df[c].dtype.kind in "iuf"]
 if numeric:
     data, value = df[[label, numeric[0]]].rename(columns={label: "label"}), numeric[0]
 else:
-    data, value = df.groupby(df[label].astype(str)).size().reset_index(name="rows").rename(columns={label: "label"}), "rows"
+    data = df.groupby(df[label].astype(str)).size().reset_index(name="rows").rename(columns={label: "label"})
+    value = "rows"
 data = data.assign(label=data["label"].astype(str)).head(50)
 alt.Chart(data).mark_bar(cornerRadiusEnd=3).encode(
     x=alt.X(f"{value}:Q", title=value), y=alt.Y("label:N", sort="-x", title=label), tooltip=["label", value])'''
@@ -171,7 +172,7 @@ def _view(kind: str, view: Mapping[str, Any]) -> tuple[str, str, str]:
         args = {"store": store, "name": name, "sort": view.get("sort"), "descending": bool(view.get("descending")),
                 "filters": [tuple(flt) for flt in view.get("filters") or ()], "limit": int(view.get("limit", 50))}
         what = "table" if store == "postgresql" else "collection"
-        code = (f"VIEW = dict(\n" + "".join(f"    {k}={_literal(v)},\n" for k, v in args.items()) + ")\n"
+        code = ("VIEW = dict(\n" + "".join(f"    {k}={_literal(v)},\n" for k, v in args.items()) + ")\n"
                 "df = f.table(**VIEW)  # raise VIEW['limit'] (up to 5,000) for more than the first page")
         return f"Data explorer: {what} {name}", code, _CHART_EXPLORER
     if kind == "sql":
@@ -184,12 +185,13 @@ def _view(kind: str, view: Mapping[str, Any]) -> tuple[str, str, str]:
         code = (_text_block("QUERY", str(view["text"])) + "\n"
                 f"ACTOR_ID = {_literal(str(view['actor_id']))}  # the admin who ran it in the app: "
                 "the console is for admins\n"
-                f"df = f.mongo_query({_literal(view['collection'])}, QUERY, mode={_literal(view.get('mode', 'filter'))}, "
-                "actor_id=ACTOR_ID)")
+                f"df = f.mongo_query({_literal(view['collection'])}, QUERY, "
+                f"mode={_literal(view.get('mode', 'filter'))}, actor_id=ACTOR_ID)")
         return f"Query console: MongoDB {view.get('mode', 'filter')} on {view['collection']}", code, _CHART_CONSOLE
     if kind == "forum":
         args = {k: view.get(k) for k in ("category", "tag", "author_id", "status", "solved")}
-        args.update(search=view.get("search") or "", sort=view.get("sort", "activity"), limit=int(view.get("limit", 20)))
+        args.update(search=view.get("search") or "", sort=view.get("sort", "activity"),
+                    limit=int(view.get("limit", 20)))
         code = "df = " + _call("f.posts", args) + "  # the page's first page; raise limit for more"
         return "Forum posts", code, _CHART_FORUM
     if kind == "map":

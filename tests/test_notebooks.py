@@ -98,7 +98,7 @@ def test_there_are_notebooks_and_they_are_stored_without_outputs():
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert code, path
         dirty = [i for i, c in enumerate(code) if c.outputs or c.execution_count is not None]
-        assert not dirty, f"{path.name}: cells {dirty} hold outputs; run `nbstripout {path}` (or `nbstripout --install`)"
+        assert not dirty, f"{path.name}: cells {dirty} hold outputs: run `nbstripout {path}`"
         assert "import p2p_store.frames as f" in code[0].source, path.name
 
 
@@ -132,21 +132,23 @@ def expected_explorer(store, name, sort, descending, filters, limit):
 
 def views(admin: str) -> dict[str, tuple[str, dict, object]]:
     """label -> (kind, view as the page passes it, what the page shows for it)."""
-    users = dict(store="postgresql", name="users", sort="email", descending=True,
-                 filters=(("role", "eq", "admin"),), limit=25)
-    posts = dict(store="mongodb", name="forum_posts", sort="created_at", descending=False,
-                 filters=(("status", "eq", "open"), ("views", "gte", "1")), limit=3)
+    users = {"store": "postgresql", "name": "users", "sort": "email", "descending": True,
+             "filters": (("role", "eq", "admin"),), "limit": 25}
+    posts = {"store": "mongodb", "name": "forum_posts", "sort": "created_at", "descending": False,
+             "filters": (("status", "eq", "open"), ("views", "gte", "1")), "limit": 3}
     sql = "SELECT email, role, 'not shown' AS token_hash\nFROM users\nWHERE role = 'admin'\nORDER BY email"
-    pipeline = '[{"$match": {"kind": "basic"}}, {"$group": {"_id": "$region", "cases": {"$sum": 1}}}, {"$sort": {"_id": 1}}]'
-    forum_view = dict(category=None, tag=None, author_id=None, status="open", solved=None, search="", sort="upvotes",
-                      limit=2)
-    map_view = dict(industry="Petrochemicals", region=None, city=None, technology=None, kind="basic", near=None)
-    near_view = dict(industry=None, region=None, city=None, technology=None, kind=None, near=(50.1, 26.43, 150.0))
+    pipeline = ('[{"$match": {"kind": "basic"}}, {"$group": {"_id": "$region", "cases": {"$sum": 1}}}, '
+                '{"$sort": {"_id": 1}}]')
+    forum_view = {"category": None, "tag": None, "author_id": None, "status": "open", "solved": None, "search": "",
+                  "sort": "upvotes", "limit": 2}
+    no_filters = {"industry": None, "region": None, "city": None, "technology": None, "kind": None, "near": None}
+    map_view = {**no_filters, "industry": "Petrochemicals", "kind": "basic"}
+    near_view = {**no_filters, "near": (50.1, 26.43, 150.0)}
     return {
         "explorer-postgresql": ("explorer", users, expected_explorer(**users)),
         "explorer-mongodb": ("explorer", posts, expected_explorer(**posts)),
-        "sql": ("sql", dict(sql=sql, actor_id=admin), console.run_sql(actor_id=admin, sql=sql)),
-        "mongo": ("mongo", dict(collection="use_cases", mode="pipeline", text=pipeline, actor_id=admin),
+        "sql": ("sql", {"sql": sql, "actor_id": admin}, console.run_sql(actor_id=admin, sql=sql)),
+        "mongo": ("mongo", {"collection": "use_cases", "mode": "pipeline", "text": pipeline, "actor_id": admin},
                   console.run_mongo(actor_id=admin, collection="use_cases", mode="pipeline", text=pipeline)),
         "forum": ("forum", forum_view,
                   forum.list_posts(**{k: v for k, v in forum_view.items() if k != "limit"}, page_size=2)),
@@ -295,7 +297,7 @@ def test_the_read_api_answers_with_the_pages_filters(demo_data):
     assert {"lon", "lat"} <= set(cases.columns) and cases["lon"].between(34, 56.2).all()
     assert len(f.use_cases()) == 17
     assert len(f.posts(limit=100)) == 4 and len(f.posts(limit=1)) == 1
-    assert list(f.posts(sort="views", limit=100)["pinned"])[0]  # pinned first, as on the page
+    assert next(iter(f.posts(sort="views", limit=100)["pinned"]))  # pinned first, as on the page
     solved = f.posts(solved=True, limit=100)
     assert len(solved) >= 1 and solved["solved"].all()
     replies = f.thread(solved.id.iloc[0])
