@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_pages import shell
+from app_pages import open_notebook, shell
 from app_pages.widgets import md
 from p2p_store.data import console, explorer
 from p2p_store.errors import one_line_error
@@ -217,6 +217,7 @@ if rows_tab.open:
             d4.download_button(f"JSON · up to {explorer.MAX_EXPORT_ROWS:,}", lazy_export("json", **view_args),
                                file_name=f"{name}.json", mime="application/json", icon=":material/download:",
                                key="ex_json_all", width="stretch")
+            open_notebook.explorer_view(store, name, sort, descending, filters_t, page_size)  # issue #18.3
             st.markdown(f"**Row {first + chosen:,} as JSON** — select a row in the table to show another.")
             st.json(explorer.to_jsonable(page.rows[chosen]), expanded=2)
 
@@ -280,6 +281,7 @@ if me.is_admin:
         chart = alt.Chart(data.head(50)).mark_bar(cornerRadiusEnd=3).encode(
             x=alt.X(f"{value}:Q", title=value), y=alt.Y("label:N", sort="-x", title=x), tooltip=["label", value])
         st.altair_chart(chart, width="stretch")
+        open_notebook.console_query(kind, me.user_id)  # issue #18.3
         if result.documents:
             with st.expander("Documents as JSON (first 20)"):
                 st.json(result.documents[:20], expanded=1)

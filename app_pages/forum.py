@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages import shell
+from app_pages import open_notebook, shell
 from app_pages.widgets import Pager, h, html_text, md, plural, when
 from p2p_store.community import forum
 from p2p_store.errors import NotFound
@@ -296,6 +296,7 @@ def show_list() -> None:
         if not page.rows:
             st.info("No posts match these filters." if len(cursors) == 1 else "No more posts.",
                     icon=":material/filter_alt_off:")
+        open_notebook.forum_list(filters, sort, page_size)  # issue #18.3
         for row in page.rows:
             post_card(row)
         prev_col, page_col, next_col = st.columns([1, 1, 1], vertical_alignment="center")

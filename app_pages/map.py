@@ -18,7 +18,7 @@ from pydeck.bindings.json_tools import default_serialize
 from pydeck.types import String
 
 import seed
-from app_pages import shell
+from app_pages import open_notebook, shell
 from app_pages.widgets import h, md
 from p2p_store.community import geometry, use_cases
 
@@ -458,6 +458,7 @@ if near is not None:
     where = (f" within {radius:g} km of {near_choice}" if near_choice != "point"
              else f" within {radius:g} km of {near[0]:.3f}° E, {near[1]:.3f}° N")
 st.subheader(f"{len(rows):,} use case{'' if len(rows) == 1 else 's'}{where}", anchor=False)
+open_notebook.map_view(filters, near)  # issue #18.3
 if rows:
     table = data["table"]
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 420),
