@@ -54,9 +54,12 @@ def bring_up(*, attempts: int = 5) -> dict[str, Any]:
     """Start embedded stores if needed, wait for both, migrate, ensure Mongo schema. Idempotent."""
     from p2p_store.stores.retry import wait_for_services
 
+    from p2p_store.stores import generation
+
     versions = wait_for_services(attempts=attempts)
     status = migration_status()
     if status["current"] != status["head"]:
         upgrade_to_head()
     mongo.ensure_schema()
-    return {"versions": versions, "migration": migration_status()}
+    recovered = generation.recover()  # an interrupted reseed's swap finished, or its staging dropped (#19)
+    return {"versions": versions, "migration": migration_status(), "recovered": recovered}
