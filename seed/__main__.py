@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
             result = loader.reset(progress=bars)
         else:
             result = loader.reseed(scale=args.scale, random_seed=args.random_seed, progress=bars)
+    except loader.SeedFailed as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return 1
     except (DomainError, SettingsError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

@@ -434,8 +434,21 @@ def check_consistency(targets: Targets) -> dict[str, Any]:
     targets.mongo_client()
     with pymongo.timeout(targets.settings.health_timeout_s):
         counts = consistency.drift_counts()
+        generations = _generations()
     bad = counts["role_drift"] + counts["orphans"]
-    return {"status": "degraded" if bad else "healthy", **counts}
+    if not generations["match"]:
+        return {"status": "degraded", **counts, "generation": generations,
+                "error": "the stores hold different data generations (an interrupted reseed); "
+                         "`python -m p2p_store up` finishes it, `python -m seed` reseeds"}
+    return {"status": "degraded" if bad else "healthy", **counts, "generation": generations}
+
+
+def _generations() -> dict[str, Any]:
+    """The data generation id each store holds (#19): different after a reseed killed mid-swap."""
+    from p2p_store.stores import generation
+
+    found = generation.state()
+    return {"postgresql": found["postgresql"], "mongodb": found["mongodb"], "match": found["match"]}
 
 
 _consistency_lock = threading.Lock()
