@@ -13,11 +13,17 @@ from p2p_store.settings import SettingsError, get_settings, mask_url
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from p2p_store.stores import local, schema
+    from concurrent.futures import ThreadPoolExecutor
+
+    from p2p_store.stores import local
 
     settings = get_settings()
     start = time.perf_counter()
-    pg_url, mongo_url = local.start_local(settings)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the servers start while the schema code imports (#19.5)
+        urls = pool.submit(local.start_local, settings)
+        from p2p_store.stores import schema
+
+        pg_url, mongo_url = urls.result()
     result = schema.bring_up()
     took = time.perf_counter() - start
     print(f"PostgreSQL {result['versions']['postgresql']} at {mask_url(pg_url)} "

@@ -208,11 +208,12 @@ def recover_locked(db: Database) -> list[str]:
 def recover(db: Database | None = None) -> list[str]:
     """What an interrupted reseed or reset left, put right (see the module doc). Cheap when there is
     nothing to do (one listCollections, one find). Skipped while a reseed or reset runs."""
-    db = db if db is not None else maintenance_db()
-    names = db.list_collection_names()
+    probe = db if db is not None else mongo.get_db()  # the check on the app's client: no new connection
+    names = probe.list_collection_names()
     staging = any(n.startswith(STAGING_PREFIX) for n in names)
-    if not staging and (META not in names or db[META].find_one({"_id": "swap"}, {"_id": 1}) is None):
+    if not staging and (META not in names or probe[META].find_one({"_id": "swap"}, {"_id": 1}) is None):
         return []
+    db = db if db is not None else maintenance_db()
     with try_lock() as held:
         if held is None:
             return ["a reseed or reset is running; nothing to recover now"]
