@@ -170,3 +170,29 @@ def test_reads_during_a_scale_20_reseed_see_old_then_new_never_a_half_collection
         assert all(v == new[name] for v in values[flipped:]), name  # never back to old
     for started, ended, error in failed:  # only reads that overlapped the swap may have failed
         assert ended >= marks["swap_start"] and started <= marks["end"], (error, marks)
+
+
+def test_ensure_schema_heals_a_missing_index_and_validator_and_is_a_no_op_after(demo):
+    db = mongo.get_db()
+    db[mongo.FORUM_REPLIES].drop_index("author")
+    db.command("collMod", mongo.FORUM_POSTS, validator={})
+    changed = mongo.ensure_schema()
+    assert changed == ["forum_posts: validator set", "forum_replies: indexes author"]
+    assert mongo.ensure_schema() == []
+    assert_schema_intact()
+
+
+def test_reseed_and_reset_keep_the_audit_table(demo):
+    from sqlalchemy import text
+
+    from p2p_store.stores import pg
+
+    with pg.get_engine().begin() as conn:
+        before = conn.execute(text("SELECT count(*) FROM role_changes")).scalar_one()
+        conn.execute(text("INSERT INTO role_changes (changed_by_email, user_id, user_email, old_role, new_role, "
+                          "pg_outcome, mongo_outcome) SELECT email, id, email, 'user', 'member', 'applied', "
+                          "'applied' FROM users LIMIT 1"))
+    loader.reset()
+    loader.reseed()
+    with pg.get_engine().connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM role_changes")).scalar_one() == before + 1
