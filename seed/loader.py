@@ -3,7 +3,7 @@
 Blue/green (#19): the new data is built beside the live data and swapped in only when complete.
 
 1. prepare: the dataset in memory (one argon2 hash per distinct password, seed/dataset.py);
-2. load: MongoDB staging collections ``_staging_<name>``, created with their validators, filled in
+2. load: MongoDB staging collections ``_staging_<generation>_<name>``, created with their validators, filled in
    bulk (``insert_many`` batches), then indexed (measured on the embedded server, scale 20: loading
    bare then indexing 5.6 s for the 10,000 replies, indexes first 8.4 s);
 3. swap: a journal in MongoDB, the PostgreSQL rows replaced in one transaction (``COPY``) that also
@@ -120,16 +120,16 @@ def current_counts() -> dict[str, int]:
     return counts
 
 
-def _stage(db: Database, data: Dataset, progress: ProgressCallback) -> int:
+def _stage(db: Database, data: Dataset, gen: str, progress: ProgressCallback) -> int:
     """Staging collections created with their validators, filled, then indexed. Returns documents written."""
     generation.drop_staging(db)  # a killed run's leftovers (recover() ran before, under the same lock)
     for spec in mongo.COLLECTIONS:
-        db.create_collection(generation.staging_name(spec.name), validator=spec.validator,
+        db.create_collection(generation.staging_name(spec.name, gen), validator=spec.validator,
                              validationLevel="strict", validationAction="error")
     written = 0
     for name, attr in MONGO_PLAN:
         docs = getattr(data, attr)
-        staging = db[generation.staging_name(name)]
+        staging = db[generation.staging_name(name, gen)]
         progress(Progress("mongodb", name, 0, len(docs)))
         for start in range(0, len(docs), MONGO_BATCH):
             batch = docs[start:start + MONGO_BATCH]
@@ -137,7 +137,7 @@ def _stage(db: Database, data: Dataset, progress: ProgressCallback) -> int:
             written += len(batch)
             progress(Progress("mongodb", name, start + len(batch), len(docs)))
             _fault("loading")
-    _index(db, data, progress)
+    _index(db, data, gen, progress)
     return written
 
 
@@ -158,14 +158,14 @@ def _insert_batch(collection: Any, batch: list[dict[str, Any]]) -> None:
         retrying(attempts=3)(insert)
 
 
-def _index(db: Database, data: Dataset, progress: ProgressCallback) -> None:
+def _index(db: Database, data: Dataset, gen: str, progress: ProgressCallback) -> None:
     """Indexes built over the loaded staging documents (createIndexes is idempotent: retried)."""
     specs = mongo.COLLECTIONS
     progress(Progress("mongodb", "indexes", 0, len(specs)))
     sizes = {name: len(getattr(data, attr)) for name, attr in MONGO_PLAN}
     for n, spec in enumerate(specs, start=1):
         indexes = list(spec.indexes) + _test_indexes(spec.name)
-        staging = db[generation.staging_name(spec.name)]
+        staging = db[generation.staging_name(spec.name, gen)]
         try:
             with pymongo.timeout(generation.work_budget_s(sizes.get(spec.name, 0) * len(indexes))):
                 retrying(attempts=3)(lambda: staging.create_indexes(indexes))
@@ -223,10 +223,9 @@ def _record_outcome(conn: Connection, key: str, result: dict[str, Any], actor: s
     _record(conn, key, result, actor)
 
 
-def _swap(db: Database, data: Dataset, *, outcome_key: str, result: dict[str, Any], actor: str,
+def _swap(db: Database, data: Dataset, gen: str, *, outcome_key: str, result: dict[str, Any], actor: str,
           progress: ProgressCallback) -> dict[str, float]:
     """Journal, PostgreSQL commit, renames, MongoDB generation (see the module doc). Returns timings."""
-    gen = generation.new_id()
     result["generation"] = gen
     generation.write_journal(db, gen, [spec.name for spec in mongo.COLLECTIONS])
     _fault("swapping")
@@ -241,7 +240,7 @@ def _swap(db: Database, data: Dataset, *, outcome_key: str, result: dict[str, An
     names = [spec.name for spec in mongo.COLLECTIONS]
     progress(Progress("mongodb", "swap", 0, len(names)))
     for n, name in enumerate(names, start=1):
-        generation.rename_into_place(db, name, sizes.get(name, 0))
+        generation.rename_into_place(db, name, gen, sizes.get(name, 0))
         progress(Progress("mongodb", "swap", n, len(names)))
         _fault("renaming")
     generation.finish_swap(db, gen)
@@ -256,14 +255,15 @@ def _replace(data: Dataset, *, what: str, outcome_key: str, result: dict[str, An
     db = generation.maintenance_db()
     with _exclusive(what):
         generation.recover_locked(db)  # an earlier run's leftovers, before building anew
+        gen = generation.new_id()
         mongo_start = time.perf_counter()
         try:
-            docs = _stage(db, data, progress)
+            docs = _stage(db, data, gen, progress)
         except BaseException:
             _drop_staging_quietly(db)
             raise
         staged = time.perf_counter()
-        timings = _swap(db, data, outcome_key=outcome_key, result=result, actor=actor, progress=progress)
+        timings = _swap(db, data, gen, outcome_key=outcome_key, result=result, actor=actor, progress=progress)
     return {"documents": docs, "stage_seconds": staged - mongo_start, **timings}
 
 

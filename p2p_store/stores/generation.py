@@ -49,8 +49,16 @@ PG_KEY = "data_generation"  # system_configs key
 SWAP_TIMEOUT_S = 600.0  # seconds one rename may take (the embedded server copies the documents)
 
 
-def staging_name(name: str) -> str:
-    return STAGING_PREFIX + name
+def staging_name(name: str, tag: str) -> str:
+    """A staging name of its own for each run (``tag`` = the run's generation id): the embedded server
+    drops a collection lazily, and a collection re-created under a dropped name got the dropped
+    documents back on its rename (seen: a killed run's 1,000 staged replies came back, #19)."""
+    return f"{STAGING_PREFIX}{tag}_{name}"
+
+
+def find_staging(db: Database, name: str) -> list[str]:
+    """Staging collections of ``name`` that exist now (tests, diagnostics)."""
+    return [n for n in db.list_collection_names() if n.startswith(STAGING_PREFIX) and n.endswith("_" + name)]
 
 
 def new_id() -> str:
@@ -147,21 +155,23 @@ def try_lock() -> Iterator[Connection | None]:
 
 
 def write_journal(db: Database, generation: str, names: list[str]) -> None:
+    """The swap about to happen: ``_staging_<generation>_<name>`` → ``<name>`` for each of ``names``."""
     db[META].replace_one({"_id": "swap"}, {"_id": "swap", "generation": generation, "collections": names,
                                            "at": datetime.now(UTC)}, upsert=True)
 
 
-def rename_into_place(db: Database, name: str, documents: int = 0) -> None:
-    """``_staging_<name>`` → ``<name>`` (dropTarget), then the validator again: the embedded server
+def rename_into_place(db: Database, name: str, tag: str, documents: int = 0) -> None:
+    """``_staging_<tag>_<name>`` → ``<name>`` (dropTarget), then the validator again: the embedded server
     keeps the indexes on a rename but not the collection options (measured: options ``{}``).
     Safe to retry: a second attempt after a rename that did happen finds no staging collection."""
     spec = next(s for s in mongo.COLLECTIONS if s.name == name)
     admin = db.client.admin
 
+    source = staging_name(name, tag)
+
     def rename() -> None:
-        if staging_name(name) in db.list_collection_names(filter={"name": staging_name(name)}):
-            admin.command("renameCollection", f"{db.name}.{staging_name(name)}", to=f"{db.name}.{name}",
-                          dropTarget=True)
+        if db.list_collection_names(filter={"name": source}):
+            admin.command("renameCollection", f"{db.name}.{source}", to=f"{db.name}.{name}", dropTarget=True)
 
     with pymongo.timeout(max(SWAP_TIMEOUT_S, work_budget_s(documents))):
         retrying(attempts=3)(rename)
@@ -192,7 +202,7 @@ def recover_locked(db: Database) -> list[str]:
     if journal is not None:
         if journal["generation"] == pg_generation():
             for name in journal["collections"]:
-                rename_into_place(db, name)  # a no-op for the ones already renamed (validator re-set)
+                rename_into_place(db, name, journal["generation"])  # renamed ones: only the validator again
             finish_swap(db, journal["generation"])
             actions.append(f"finished the interrupted swap to generation {journal['generation']}")
         else:
