@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except StoreUnavailable as exc:  # a store that is down is an error (exit 1), not a refusal
         print(f"error: {one_line_error(exc)}", file=sys.stderr)
         return 1
+    except loader.SeedFailed as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return 1
     except (DomainError, SettingsError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

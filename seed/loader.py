@@ -1,9 +1,22 @@
 """The one seeding path: reseed and reset of both stores, for the CLI, the admin page and the tests.
 
-Reseed is idempotent and survives being killed halfway: every run empties what it is about to
-write (Mongo collections dropped and re-created with their validators and indexes, PostgreSQL
-tables truncated in the same transaction that refills them), and ids are deterministic. Writes are
-bulk: ``COPY`` for PostgreSQL, ``insert_many`` in batches for MongoDB.
+Blue/green (#19): the new data is built beside the live data and swapped in only when complete.
+
+1. prepare: the dataset in memory (one argon2 hash per distinct password, seed/dataset.py);
+2. load: MongoDB staging collections ``_staging_<generation>_<name>``, created with their validators, filled in
+   bulk (``insert_many`` batches), then indexed (measured on the embedded server, scale 20: loading
+   bare then indexing 5.6 s for the 10,000 replies, indexes first 8.4 s);
+3. swap: a journal in MongoDB, the PostgreSQL rows replaced in one transaction (``COPY``) that also
+   writes the new generation id, then ``renameCollection`` staging → live with ``dropTarget`` and
+   the validator set again, then MongoDB's generation id (p2p_store/stores/generation.py).
+
+Pages read the previous data until the swap. A failure or a kill at any point before the PostgreSQL
+commit leaves the previous data live with its indexes and validators (the staging collections are
+dropped by the next reseed or ``python -m p2p_store up``); after it, the next reseed or ``up``
+finishes the renames from the journal, and the health report shows the two generations meanwhile.
+
+Long steps run on the maintenance client (no socket timeout, each step bounded by
+``pymongo.timeout`` sized for the work) and retry what is safe to retry (#19.3).
 
 Two runs at once do not interleave: a PostgreSQL advisory lock is held for the whole run and a
 second caller is refused with a message.
@@ -11,6 +24,8 @@ second caller is refused with a message.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,26 +33,38 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
+import pymongo.errors
+from pymongo.database import Database
 from sqlalchemy import Connection, select, text
 
 from p2p_store import access
-from p2p_store.errors import InvalidInput, Refused
+from p2p_store.errors import DomainError, InvalidInput, Refused
 from p2p_store.settings import Settings, get_settings
-from p2p_store.stores import mongo, pg
+from p2p_store.stores import generation, mongo, pg
 from p2p_store.stores.models import SystemConfig, User
+from p2p_store.stores.retry import retrying
 from seed.dataset import Dataset, full_dataset
 
-LOCK_KEY = 424242  # pg_advisory_lock key shared by reseed and reset
+LOCK_KEY = generation.LOCK_KEY  # pg_advisory_lock key shared by reseed, reset and recovery
 MONGO_BATCH = 1000  # documents per insert_many
 LAST_SEED_KEY = "last_seed"
 USER_COLUMNS = ["id", "email", "full_name", "company", "role", "password_hash", "is_active", "created_at"]
-DATA_TABLES = ["user_sessions", "role_changes", "sign_in_failures", "users"]
+# Emptied by a reseed or reset. The audit table (role_changes) is kept (DESIGN.md: reset keeps the
+# audit/event log).
+DATA_TABLES = ["user_sessions", "sign_in_failures", "users"]
 MONGO_PLAN = [  # (collection, Dataset attribute), in writing order
     (mongo.PROFILES, "profiles"),
     (mongo.USE_CASES, "use_cases"),
     (mongo.FORUM_POSTS, "forum_posts"),
     (mongo.FORUM_REPLIES, "forum_replies"),
 ]
+FAULT_ENV = "P2P_SEED_FAULT"  # tests: the process SIGKILLs itself at this phase (see _fault)
+PG_MAINTENANCE_TIMEOUT = "10min"  # statement_timeout inside the swap transaction (pages keep 15 s)
+
+
+class SeedFailed(DomainError):
+    """A reseed or reset stopped before its swap; the previous data is live and unchanged."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +84,13 @@ def _noop(_: Progress) -> None:
     pass
 
 
+def _fault(phase: str) -> None:
+    """Test hook: ``P2P_SEED_FAULT=<phase>`` makes this process kill itself (SIGKILL, no clean-up)
+    at that point: preparing, loading, indexing, swapping, committed, renaming."""
+    if os.environ.get(FAULT_ENV) == phase:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _guard(settings: Settings, actor_id: Any, what: str) -> None:
     if settings.is_production:
         raise Refused(f"{what} is disabled in production (P2P_ENV=production); nothing was changed.")
@@ -69,18 +103,11 @@ def _guard(settings: Settings, actor_id: Any, what: str) -> None:
 @contextmanager
 def _exclusive(what: str) -> Iterator[Connection]:
     """Hold the seeding advisory lock on a dedicated connection, or refuse at once."""
-    with pg.get_engine().connect() as conn:
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar_one()
-        conn.commit()
-        if not got:
+    with generation.try_lock() as conn:
+        if conn is None:
             raise Refused(f"Another reseed or reset is running; {what.lower()} was not started. "
                           "Try again when it finishes.")
-        try:
-            yield conn
-        finally:
-            conn.rollback()
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-            conn.commit()
+        yield conn
 
 
 def current_counts() -> dict[str, int]:
@@ -93,59 +120,90 @@ def current_counts() -> dict[str, int]:
     return counts
 
 
-def _empty_mongo(progress: ProgressCallback, *, bare: bool = False) -> None:
-    """Drop the collections; re-create them with validators and indexes, or ``bare`` for a bulk load
-    (then :func:`_finish_mongo` adds indexes and validators once the documents are in)."""
-    db = mongo.get_db()
-    for name, _ in MONGO_PLAN:
-        db.drop_collection(name)
-        if bare:
-            db.create_collection(name)
-        progress(Progress("mongodb", name, 0, 0))
-    if not bare:
-        mongo.ensure_schema(db)
-
-
-def _finish_mongo(progress: ProgressCallback) -> None:
-    """Indexes built over the loaded documents and validators switched on: on the embedded server this
-    is about twice as fast as maintaining both for every insert (measured: 10k replies 1.4 s vs 2.9 s).
-    The documents come from our own dataset code; every later write is validated."""
-    progress(Progress("mongodb", "indexes", 0, 1))
-    mongo.ensure_schema()
-    progress(Progress("mongodb", "indexes", 1, 1))
-
-
-def _write_mongo(data: Dataset, progress: ProgressCallback) -> int:
-    db = mongo.get_db()
+def _stage(db: Database, data: Dataset, gen: str, progress: ProgressCallback) -> int:
+    """Staging collections created with their validators, filled, then indexed. Returns documents written."""
+    generation.drop_staging(db)  # a killed run's leftovers (recover() ran before, under the same lock)
+    for spec in mongo.COLLECTIONS:
+        db.create_collection(generation.staging_name(spec.name, gen), validator=spec.validator,
+                             validationLevel="strict", validationAction="error")
     written = 0
     for name, attr in MONGO_PLAN:
         docs = getattr(data, attr)
+        staging = db[generation.staging_name(name, gen)]
         progress(Progress("mongodb", name, 0, len(docs)))
         for start in range(0, len(docs), MONGO_BATCH):
             batch = docs[start:start + MONGO_BATCH]
-            db[name].insert_many(batch, ordered=False)
+            _insert_batch(staging, batch)
             written += len(batch)
             progress(Progress("mongodb", name, start + len(batch), len(docs)))
+            _fault("loading")
+    _index(db, data, gen, progress)
     return written
 
 
-def _copy_users(conn: Connection, users: list[dict[str, Any]], progress: ProgressCallback) -> None:
-    raw = conn.connection.driver_connection  # psycopg 3 connection, same transaction
-    progress(Progress("postgresql", "users", 0, len(users)))
-    with raw.cursor() as cur, cur.copy(f"COPY users ({', '.join(USER_COLUMNS)}) FROM STDIN") as copy:
-        for row in users:
-            copy.write_row([row[c] for c in USER_COLUMNS])
-    progress(Progress("postgresql", "users", len(users), len(users)))
+def _insert_batch(collection: Any, batch: list[dict[str, Any]]) -> None:
+    """One ``insert_many``, retried on a transient error: a retry first removes what the failed
+    attempt may have written (same ids), so it cannot fail on duplicates."""
+    ids = [d["_id"] for d in batch]
+    attempt = 0
+
+    def insert() -> None:
+        nonlocal attempt
+        attempt += 1
+        if attempt > 1:
+            collection.delete_many({"_id": {"$in": ids}})
+        collection.insert_many(batch, ordered=False)
+
+    with pymongo.timeout(generation.work_budget_s(len(batch))):
+        retrying(attempts=3)(insert)
 
 
-def _truncate_keeping_sessions(conn: Connection) -> None:
-    """Empty the account tables; sign-ins of people who are still in the new set survive (same ids),
-    so the admin who clicked "reseed" stays signed in."""
+def _index(db: Database, data: Dataset, gen: str, progress: ProgressCallback) -> None:
+    """Indexes built over the loaded staging documents (createIndexes is idempotent: retried)."""
+    specs = mongo.COLLECTIONS
+    progress(Progress("mongodb", "indexes", 0, len(specs)))
+    sizes = {name: len(getattr(data, attr)) for name, attr in MONGO_PLAN}
+    for n, spec in enumerate(specs, start=1):
+        indexes = list(spec.indexes) + _test_indexes(spec.name)
+        staging = db[generation.staging_name(spec.name, gen)]
+        try:
+            with pymongo.timeout(generation.work_budget_s(sizes.get(spec.name, 0) * len(indexes))):
+                retrying(attempts=3)(lambda: staging.create_indexes(indexes))
+        except pymongo.errors.OperationFailure as exc:
+            raise SeedFailed(f"Building the indexes of {spec.name} failed ({_short(exc)}); nothing was "
+                             "swapped: the previous data is live, with its indexes and validators.") from exc
+        progress(Progress("mongodb", "indexes", n, len(specs)))
+        _fault("indexing")
+
+
+def _test_indexes(name: str) -> list[pymongo.IndexModel]:
+    """Test hook (``P2P_SEED_FAULT=duplicate-index``): a unique index the data violates."""
+    if os.environ.get(FAULT_ENV) == "duplicate-index" and name == mongo.FORUM_REPLIES:
+        return [pymongo.IndexModel([("author_id", pymongo.ASCENDING)], name="test_author_unique", unique=True)]
+    return []
+
+
+def _short(exc: BaseException) -> str:
+    line = " ".join(str(exc).split())
+    return line[:160] + ("…" if len(line) > 160 else "")
+
+
+def _replace_pg_rows(conn: Connection, users: list[dict[str, Any]], progress: ProgressCallback) -> None:
+    """In the caller's transaction: the account tables emptied and refilled. ``DELETE`` rather than
+    ``TRUNCATE``: pages keep reading the previous rows until the commit instead of waiting on an
+    exclusive lock. Sign-ins of people who are still in the new set survive (same ids), so the admin
+    who clicked "reseed" stays signed in."""
+    conn.execute(text(f"SET LOCAL statement_timeout = '{PG_MAINTENANCE_TIMEOUT}'"))
     conn.execute(text("CREATE TEMP TABLE kept_sessions ON COMMIT DROP AS SELECT * FROM user_sessions"))
-    conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)}"))
-
-
-def _restore_sessions(conn: Connection) -> None:
+    for table in DATA_TABLES:
+        conn.execute(text(f"DELETE FROM {table}"))
+    progress(Progress("postgresql", "users", 0, len(users)))
+    if users:
+        raw = conn.connection.driver_connection  # psycopg 3 connection, same transaction
+        with raw.cursor() as cur, cur.copy(f"COPY users ({', '.join(USER_COLUMNS)}) FROM STDIN") as copy:
+            for row in users:
+                copy.write_row([row[c] for c in USER_COLUMNS])
+    progress(Progress("postgresql", "users", len(users), len(users)))
     conn.execute(text("INSERT INTO user_sessions SELECT k.* FROM kept_sessions k JOIN users u ON u.id = k.user_id"))
 
 
@@ -157,6 +215,63 @@ def _record(conn: Connection, key: str, value: dict[str, Any], actor: str) -> No
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"],
                                             set_={"value": value, "updated_by": actor,
                                                   "updated_at": text("now()")}))
+
+
+def _record_outcome(conn: Connection, key: str, result: dict[str, Any], actor: str) -> None:
+    """The one write that records a reseed or reset in PostgreSQL, inside the swap transaction.
+    AUDIT: the events branch (#16) adds the reseed/reset event here."""
+    _record(conn, key, result, actor)
+
+
+def _swap(db: Database, data: Dataset, gen: str, *, outcome_key: str, result: dict[str, Any], actor: str,
+          progress: ProgressCallback) -> dict[str, float]:
+    """Journal, PostgreSQL commit, renames, MongoDB generation (see the module doc). Returns timings."""
+    result["generation"] = gen
+    generation.write_journal(db, gen, [spec.name for spec in mongo.COLLECTIONS])
+    _fault("swapping")
+    pg_start = time.perf_counter()
+    with pg.get_engine().begin() as conn:
+        _replace_pg_rows(conn, data.users, progress)
+        generation.write_pg_generation(conn, gen, actor)
+        _record_outcome(conn, outcome_key, result, actor)
+    pg_end = time.perf_counter()
+    _fault("committed")
+    sizes = {name: len(getattr(data, attr)) for name, attr in MONGO_PLAN}
+    names = [spec.name for spec in mongo.COLLECTIONS]
+    progress(Progress("mongodb", "swap", 0, len(names)))
+    for n, name in enumerate(names, start=1):
+        generation.rename_into_place(db, name, gen, sizes.get(name, 0))
+        progress(Progress("mongodb", "swap", n, len(names)))
+        _fault("renaming")
+    generation.finish_swap(db, gen)
+    swap_end = time.perf_counter()
+    return {"pg_seconds": pg_end - pg_start, "swap_seconds": swap_end - pg_start,
+            "renames_seconds": swap_end - pg_end}
+
+
+def _replace(data: Dataset, *, what: str, outcome_key: str, result: dict[str, Any], actor: str,
+             progress: ProgressCallback) -> dict[str, Any]:
+    """Build ``data`` beside the live set and swap it in (reseed and reset both come here)."""
+    db = generation.maintenance_db()
+    with _exclusive(what):
+        generation.recover_locked(db)  # an earlier run's leftovers, before building anew
+        gen = generation.new_id()
+        mongo_start = time.perf_counter()
+        try:
+            docs = _stage(db, data, gen, progress)
+        except BaseException:
+            _drop_staging_quietly(db)
+            raise
+        staged = time.perf_counter()
+        timings = _swap(db, data, gen, outcome_key=outcome_key, result=result, actor=actor, progress=progress)
+    return {"documents": docs, "stage_seconds": staged - mongo_start, **timings}
+
+
+def _drop_staging_quietly(db: Database) -> None:
+    try:
+        generation.drop_staging(db)
+    except Exception:  # noqa: BLE001 - the next reseed or `up` removes them; the first error is the one to show
+        pass
 
 
 def plan(*, scale: int = 0, random_seed: int = 42) -> dict[str, Any]:
@@ -174,10 +289,10 @@ def _check_scale(scale: int, random_seed: int) -> None:
 
 def reseed(*, scale: int = 0, random_seed: int = 42, actor_id: Any = None, actor_email: str = "cli",
            progress: ProgressCallback | None = None, settings: Settings | None = None) -> dict[str, Any]:
-    """Replace the data of both stores with the demo set (+ synthetic set for ``scale``).
+    """Replace the data of both stores with the demo set (+ synthetic set for ``scale``), blue/green.
 
     ``actor_id`` is the signed-in person (must be an active admin); None means the command line.
-    Returns counts, timings per store and documents per second.
+    Returns counts, timings per phase and store, documents per second and the new generation id.
     """
     settings = settings or get_settings()
     progress = progress or _noop
@@ -186,51 +301,43 @@ def reseed(*, scale: int = 0, random_seed: int = 42, actor_id: Any = None, actor
     started = time.perf_counter()
     data = full_dataset(scale, random_seed)
     prepared = time.perf_counter()
-    with _exclusive("Reseed"):
-        # MongoDB first, outside any PostgreSQL transaction: the account tables are locked only for
-        # the short COPY below, so sign-ins and health checks in other tabs are not held up.
-        mongo_start = time.perf_counter()
-        _empty_mongo(progress, bare=True)
-        mongo_docs = _write_mongo(data, progress)
-        mongo_write_seconds = time.perf_counter() - mongo_start
-        _finish_mongo(progress)
-        mongo_seconds = time.perf_counter() - mongo_start
-        with pg.get_engine().begin() as conn:
-            pg_start = time.perf_counter()
-            _truncate_keeping_sessions(conn)
-            _copy_users(conn, data.users, progress)
-            _restore_sessions(conn)
-            pg_seconds = time.perf_counter() - pg_start
-            result = {
-                "scale": scale, "random_seed": random_seed, "counts": data.counts(),
-                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"), "by": actor_email,
-                "duration_s": round(time.perf_counter() - started, 3),
-                "prepare_s": round(prepared - started, 3),
-                "postgresql": {"rows": len(data.users), "seconds": round(pg_seconds, 3),
-                               "rows_per_s": round(len(data.users) / pg_seconds) if pg_seconds else None},
-                "mongodb": {"documents": mongo_docs, "seconds": round(mongo_seconds, 3),
-                            "insert_seconds": round(mongo_write_seconds, 3),
-                            "index_and_validator_seconds": round(mongo_seconds - mongo_write_seconds, 3),
-                            "documents_per_s": round(mongo_docs / mongo_seconds) if mongo_seconds else None},
-            }
-            _record(conn, LAST_SEED_KEY, result, actor_email)
+    _fault("preparing")
+    result: dict[str, Any] = {
+        "scale": scale, "random_seed": random_seed, "counts": data.counts(),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"), "by": actor_email,
+        "prepare_s": round(prepared - started, 3),
+    }
+    t = _replace(data, what="Reseed", outcome_key=LAST_SEED_KEY, result=result, actor=actor_email,
+                 progress=progress)
+    mongo_seconds = t["stage_seconds"] + t["renames_seconds"]
+    result.update({
+        "duration_s": round(time.perf_counter() - started, 3),
+        "postgresql": {"rows": len(data.users), "seconds": round(t["pg_seconds"], 3),
+                       "rows_per_s": round(len(data.users) / t["pg_seconds"]) if t["pg_seconds"] else None},
+        "mongodb": {"documents": t["documents"], "seconds": round(mongo_seconds, 3),
+                    "stage_seconds": round(t["stage_seconds"], 3),
+                    "rename_seconds": round(t["renames_seconds"], 3),
+                    "documents_per_s": round(t["documents"] / mongo_seconds) if mongo_seconds else None},
+        "swap_s": round(t["swap_seconds"], 3),
+    })
+    with pg.get_engine().begin() as conn:  # the timings, known only now
+        _record(conn, LAST_SEED_KEY, result, actor_email)
     return result
 
 
 def reset(*, actor_id: Any = None, actor_email: str = "cli", progress: ProgressCallback | None = None,
           settings: Settings | None = None) -> dict[str, Any]:
-    """Empty both stores' data; schema, indexes, validators and system config stay."""
+    """Empty both stores' data, blue/green like a reseed (empty staging collections with their
+    validators and indexes swapped in); system config and the audit table stay."""
     settings = settings or get_settings()
     progress = progress or _noop
     _guard(settings, actor_id, "Resetting")
     started = time.perf_counter()
-    with _exclusive("Reset"), pg.get_engine().begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)}"))
-        progress(Progress("postgresql", "users", 0, 0))
-        _empty_mongo(progress)
-        result = {"reset": True, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                  "by": actor_email, "duration_s": round(time.perf_counter() - started, 3)}
-        _record(conn, "last_reset", result, actor_email)
+    result: dict[str, Any] = {"reset": True, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                              "by": actor_email}
+    t = _replace(Dataset(), what="Reset", outcome_key="last_reset", result=result, actor=actor_email,
+                 progress=progress)
+    result.update({"duration_s": round(time.perf_counter() - started, 3), "swap_s": round(t["swap_seconds"], 3)})
     return result
 
 

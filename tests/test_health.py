@@ -73,7 +73,7 @@ def assert_report_shape(report: dict[str, Any]) -> None:
         assert pg_check["migration"] is None
 
     consistency = checks["consistency"]
-    assert set(consistency) - {"error"} == {"status", "role_drift", "orphans"}
+    assert set(consistency) - {"error", "generation"} == {"status", "role_drift", "orphans"}
     assert consistency["status"] in {"healthy", "degraded"}
     if consistency["role_drift"] is None:
         assert consistency["orphans"] is None and consistency["status"] == "degraded" and consistency["error"]
@@ -143,6 +143,8 @@ def test_report_matches_the_contract_with_both_stores_up(demo):
     assert pg_check["migration"]["current"] == pg_check["migration"]["head"]
     assert pg_check["pool"]["size"] == 20 and pg_check["pool"]["max_overflow"] == 40
     assert mongo_check["pool"]["max_size"] == 20 and mongo_check["pool"]["min_size"] == 5
+    generations = report["checks"]["consistency"].pop("generation")  # the data generation of each store (#19)
+    assert generations["match"] and generations["postgresql"] == generations["mongodb"]
     assert report["checks"]["consistency"] == {"status": "healthy", "role_drift": 0, "orphans": 0}
     assert health.EXIT_CODES[report["status"]] == 0
 
@@ -189,6 +191,8 @@ def test_role_drift_makes_the_report_degraded_until_repaired(demo):
     report, _ = _timed_report()
     assert_report_shape(report)
     assert report["status"] == "degraded"
+    assert report["checks"]["consistency"]["generation"]["match"]  # the same data generation in both (#19)
+    report["checks"]["consistency"].pop("generation")
     assert report["checks"]["consistency"] == {"status": "degraded", "role_drift": 1, "orphans": 0}
     assert report["checks"]["postgresql"]["status"] == report["checks"]["mongodb"]["status"] == "healthy"
 

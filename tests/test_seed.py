@@ -12,7 +12,7 @@ import pytest
 
 from p2p_store.accounts import consistency
 from p2p_store.errors import InvalidInput, PermissionDenied, Refused
-from p2p_store.stores import mongo
+from p2p_store.stores import generation, mongo
 from seed import loader
 from seed.dataset import demo_dataset, full_dataset, user_id_for
 
@@ -159,23 +159,25 @@ def test_concurrent_reseed_is_refused_while_one_runs(demo):
     assert loader.current_counts() == DEMO_COUNTS
 
 
-def test_reseed_killed_halfway_then_reseed_gives_exact_counts(stores):
-    """A real kill -9 of a seeding process in the middle of its Mongo writes."""
+def test_reseed_killed_halfway_leaves_the_previous_set_then_reseed_gives_exact_counts(demo):
+    """A real kill -9 of a seeding process in the middle of its Mongo writes (staging collections)."""
     proc = subprocess.Popen([sys.executable, "-m", "seed", "--scale", "10", "--json"], env=os.environ.copy(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = mongo.get_db()
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until it is writing replies (the largest collection)
         if proc.poll() is not None:
             break
-        if db[mongo.FORUM_REPLIES].estimated_document_count() > 500:
+        if sum(db[n].estimated_document_count() for n in generation.find_staging(db, mongo.FORUM_REPLIES)) > 500:
             break
         time.sleep(0.05)
     killed_midway = proc.poll() is None
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert killed_midway, "the seeding process finished before it could be killed"
+    assert loader.current_counts() == DEMO_COUNTS  # the live set never saw the half-written one
     result = loader.reseed()
     assert result["counts"] == DEMO_COUNTS
     assert loader.current_counts() == DEMO_COUNTS
+    assert not [n for n in db.list_collection_names() if n.startswith(generation.STAGING_PREFIX)]
     assert consistency.role_drift() == []

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from p2p_store.accounts import consistency
 from p2p_store.health.threads import forget_flights
 from p2p_store.settings import Settings, get_settings
-from p2p_store.stores import mongo, pg, schema
+from p2p_store.stores import generation, mongo, pg, schema
 from p2p_store.stores.handle import StoreHandle
 
 CONSISTENCY_MAX_AGE_S = 10.0  # seconds a consistency count is reused (it scans profiles)
@@ -286,8 +286,15 @@ def check_consistency(targets: Targets) -> dict[str, Any]:
     targets.mongo_client()
     with pymongo.timeout(targets.settings.health_timeout_s):
         counts = consistency.drift_counts()
+        generations = generation.state()
+    found = {"postgresql": generations["postgresql"], "mongodb": generations["mongodb"],
+             "match": generations["match"]}
+    if not found["match"]:  # a reseed killed mid-swap (#19)
+        return {"status": "degraded", **counts, "generation": found,
+                "error": "the stores hold different data generations (an interrupted reseed); "
+                         "`python -m p2p_store up` finishes it, `python -m seed` reseeds"}
     bad = counts["role_drift"] + counts["orphans"]
-    return {"status": "degraded" if bad else "healthy", **counts}
+    return {"status": "degraded" if bad else "healthy", **counts, "generation": found}
 
 
 def consistency_job(targets: Targets) -> Callable[[], dict[str, Any]]:

@@ -383,8 +383,15 @@ def stop_local_mongo(root: Path) -> str:
 
 
 def start_local(settings: Settings) -> tuple[str, str]:
-    """Both URLs in use, starting whichever embedded store is needed."""
-    return postgres_url(settings), mongodb_url(settings)
+    """Both URLs in use, starting whichever embedded store is needed: the two embedded servers start
+    at the same time (#19.5), each takes about a second on its own."""
+    if settings.database_url or settings.mongodb_url:
+        return postgres_url(settings), mongodb_url(settings)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="start-mongo") as pool:
+        mongo_url = pool.submit(mongodb_url, settings)
+        return postgres_url(settings), mongo_url.result()
 
 
 def stop_local(settings: Settings) -> list[str]:

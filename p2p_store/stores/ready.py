@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from p2p_store.stores import mongo, pg, schema
+from p2p_store.stores import generation, mongo, pg, schema
 from p2p_store.stores.handle import StoreHandle
 
 HANDLES: dict[str, StoreHandle[Any]] = {"postgresql": pg.STORE, "mongodb": mongo.STORE}
@@ -43,4 +43,5 @@ def ensure_ready(*, attempts: int = 5, give_up_after_s: float = 60.0) -> dict[st
     Starts the embedded servers if no URL is set. Raises StoreUnavailable naming the store."""
     versions = {name: ensure_store_ready(name, attempts=attempts, give_up_after_s=give_up_after_s)
                 for name in HANDLES}
-    return {"versions": versions, "migration": schema.migration_status()}
+    recovered = generation.recover()  # an interrupted reseed's swap finished, or its staging dropped (#19)
+    return {"versions": versions, "migration": schema.migration_status(), "recovered": recovered}

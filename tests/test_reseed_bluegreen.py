@@ -1,0 +1,198 @@
+"""Blue/green reseed (#19) on the real stores: kill -9 in every phase, reads during a reseed, a failing
+index build, a generation mismatch reported by health and repaired."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from p2p_store.stores import generation, mongo
+from seed import loader
+
+DEMO_COUNTS = {"users": 3, "profiles": 3, "forum_posts": 4, "forum_replies": 28, "use_cases": 17}
+SCALE1_COUNTS = {"users": 103, "profiles": 103, "forum_posts": 54, "forum_replies": 528, "use_cases": 117}
+
+
+def seed_process(*args: str, fault: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != loader.FAULT_ENV}
+    if fault:
+        env[loader.FAULT_ENV] = fault
+    return subprocess.run([sys.executable, "-m", "seed", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def staging_left(db) -> list[str]:
+    return [n for n in db.list_collection_names() if n.startswith(generation.STAGING_PREFIX)]
+
+
+def assert_schema_intact() -> None:
+    """Every live collection has all its indexes and its validator, and the validator is enforced."""
+    from pymongo.errors import WriteError
+
+    db = mongo.get_db()
+    infos = {c["name"]: c for c in db.list_collections()}
+    for spec in mongo.COLLECTIONS:
+        assert spec.name in infos, spec.name
+        assert infos[spec.name]["options"].get("validator") == spec.validator, spec.name
+        names = {ix["name"] for ix in db[spec.name].list_indexes()}
+        assert {ix.document["name"] for ix in spec.indexes} <= names, (spec.name, names)
+        assert "test_author_unique" not in names
+    with pytest.raises(WriteError):
+        db[mongo.FORUM_POSTS].insert_one({"_id": "malformed", "title": 5})
+
+
+def generations() -> dict:
+    return generation.state()
+
+
+@pytest.mark.parametrize("phase", ["preparing", "loading", "indexing", "swapping"])
+def test_kill_before_the_commit_leaves_the_previous_set_complete(demo, phase):
+    before = generations()
+    proc = seed_process("--scale", "1", fault=phase)
+    assert proc.returncode == -9, proc.stderr  # it really died by SIGKILL at that phase
+    assert loader.current_counts() == DEMO_COUNTS  # exactly the old set
+    assert_schema_intact()
+    assert generations()["match"] and generations()["postgresql"] == before["postgresql"]
+    # The next `up` removes the staging leftovers and the unfinished journal.
+    up = subprocess.run([sys.executable, "-m", "p2p_store", "up"], capture_output=True, text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+    db = mongo.get_db()
+    assert staging_left(db) == []
+    assert db[generation.META].find_one({"_id": "swap"}) is None
+    assert loader.current_counts() == DEMO_COUNTS
+    assert_schema_intact()
+
+
+@pytest.mark.parametrize("phase", ["committed", "renaming"])
+def test_kill_after_the_commit_is_reported_then_finished_by_up(demo, phase):
+    from p2p_store import health
+
+    proc = seed_process("--scale", "1", fault=phase)
+    assert proc.returncode == -9, proc.stderr
+    assert_schema_intact()  # the live collections keep their indexes and validators
+    state = generations()
+    assert not state["match"] and state["swap_pending"]
+    report = health.build_report(consistency_max_age_s=0)
+    consistency = report["checks"]["consistency"]
+    assert consistency["status"] == "degraded" and report["status"] == "degraded"
+    assert consistency["generation"]["match"] is False
+    assert consistency["generation"]["postgresql"] == state["postgresql"]
+    assert "generation" in consistency["error"]
+
+    up = subprocess.run([sys.executable, "-m", "p2p_store", "up"], capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, up.stderr
+    assert loader.current_counts() == SCALE1_COUNTS  # exactly the new set: the swap was finished
+    assert_schema_intact()
+    assert generations()["match"] and generations()["postgresql"] == state["postgresql"]
+    assert staging_left(mongo.get_db()) == []
+    report = health.build_report(consistency_max_age_s=0)
+    assert report["checks"]["consistency"]["generation"]["match"] is True
+
+
+def test_generation_mismatch_is_repaired_by_python_m_seed(demo):
+    from p2p_store import health
+
+    assert seed_process("--scale", "1", fault="renaming").returncode == -9
+    assert not generations()["match"]
+    proc = seed_process()
+    assert proc.returncode == 0, proc.stderr
+    assert loader.current_counts() == DEMO_COUNTS
+    state = generations()
+    assert state["match"] and not state["swap_pending"]
+    report = health.build_report(consistency_max_age_s=0)
+    assert report["checks"]["consistency"]["generation"]["match"] is True
+    assert report["checks"]["consistency"]["status"] == "healthy"
+
+
+def test_a_failing_index_build_leaves_the_old_set_live_with_a_clear_message(demo, monkeypatch):
+    before = generations()
+    monkeypatch.setenv(loader.FAULT_ENV, "duplicate-index")  # a unique index over duplicate author ids
+    with pytest.raises(loader.SeedFailed, match="indexes of forum_replies failed.*previous data is live"):
+        loader.reseed(scale=1)
+    assert loader.current_counts() == DEMO_COUNTS
+    assert_schema_intact()
+    assert generations() == before
+    assert staging_left(mongo.get_db()) == []
+
+
+def test_cli_says_what_failed_and_that_the_old_set_is_live(demo):
+    proc = seed_process("--scale", "1", fault="duplicate-index")
+    assert proc.returncode == 1
+    assert "previous data is live" in proc.stderr
+    assert loader.current_counts() == DEMO_COUNTS
+
+
+def test_reads_during_a_scale_20_reseed_see_old_then_new_never_a_half_collection(demo):
+    """The Data admin page's read (current counts, on the app's client with its page timeouts) during a
+    scale-20 reseed: each collection holds exactly the old or exactly the new count, and once new stays
+    new. A read may wait, and time out, only while the swap runs: the embedded server's
+    renameCollection copies the documents and holds its global lock meanwhile (see seed/loader.py)."""
+    new = {"users": 2003, "profiles": 2003, "forum_posts": 1004, "forum_replies": 10028, "use_cases": 2017}
+    marks: dict[str, float] = {}
+    outcome: dict[str, object] = {}
+
+    def on_progress(event: loader.Progress) -> None:
+        if event.collection == "swap" and event.done == 0:
+            marks.setdefault("swap_start", time.monotonic())
+
+    def run() -> None:
+        try:
+            outcome["result"] = loader.reseed(scale=20, progress=on_progress)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            outcome["error"] = exc
+        marks["end"] = time.monotonic()
+
+    seeder = threading.Thread(target=run, daemon=True)
+    seeder.start()
+    seen: list[dict[str, int]] = []
+    failed: list[tuple[float, float, str]] = []  # (started, ended, error)
+    while seeder.is_alive():
+        started = time.monotonic()
+        try:
+            seen.append(loader.current_counts())
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            failed.append((started, time.monotonic(), type(exc).__name__))
+        time.sleep(0.05)
+    seeder.join()
+    assert "error" not in outcome, outcome.get("error")
+    assert len(seen) > 20
+    assert seen[0] == DEMO_COUNTS
+    assert loader.current_counts() == new
+    for name in DEMO_COUNTS:
+        values = [counts[name] for counts in seen]
+        assert set(values) <= {DEMO_COUNTS[name], new[name]}, (name, sorted(set(values)))
+        flipped = values.index(new[name]) if new[name] in values else len(values)
+        assert all(v == new[name] for v in values[flipped:]), name  # never back to old
+    for started, ended, error in failed:  # only reads that overlapped the swap may have failed
+        assert ended >= marks["swap_start"] and started <= marks["end"], (error, marks)
+
+
+def test_ensure_schema_heals_a_missing_index_and_validator_and_is_a_no_op_after(demo):
+    db = mongo.get_db()
+    db[mongo.FORUM_REPLIES].drop_index("author")
+    db.command("collMod", mongo.FORUM_POSTS, validator={})
+    changed = mongo.ensure_schema()
+    assert changed == ["forum_posts: validator set", "forum_replies: indexes author"]
+    assert mongo.ensure_schema() == []
+    assert_schema_intact()
+
+
+def test_reseed_and_reset_keep_the_audit_table(demo):
+    from sqlalchemy import text
+
+    from p2p_store.stores import pg
+
+    with pg.get_engine().begin() as conn:
+        before = conn.execute(text("SELECT count(*) FROM role_changes")).scalar_one()
+        conn.execute(text("INSERT INTO role_changes (changed_by_email, user_id, user_email, old_role, new_role, "
+                          "pg_outcome, mongo_outcome) SELECT email, id, email, 'user', 'member', 'applied', "
+                          "'applied' FROM users LIMIT 1"))
+    loader.reset()
+    loader.reseed()
+    with pg.get_engine().connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM role_changes")).scalar_one() == before + 1
