@@ -78,7 +78,10 @@ if result is not None:
             table[column] = table[column].map(lambda x: f"\u2068{x}\u2069" if x else x)
         picked = st.dataframe(table, hide_index=True, width="stretch", key="users_table", on_select="rerun",
                               selection_mode="multi-row", column_config={
-            "full_name": "Name", "email": "Email", "company": "Company", "role": "Role",
+            # fixed widths: a mixed-direction company stays inside its cell (#15.6)
+            "full_name": st.column_config.TextColumn("Name", width=170),
+            "email": st.column_config.TextColumn("Email", width=270),
+            "company": st.column_config.TextColumn("Company", width=330), "role": "Role",
             "industry": "Industry", "city": "City", "expertise": "Expertise", "job_title": "Job title",
             "is_active": st.column_config.CheckboxColumn("Active"),
             "last_login_at": st.column_config.DatetimeColumn("Last sign-in (UTC)", format="YYYY-MM-DD HH:mm"),
