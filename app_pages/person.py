@@ -16,11 +16,10 @@ import itertools
 import streamlit as st
 
 from app_pages import shell
+from app_pages.person_history import person_history
 from p2p_store.accounts import auth, directory, lifecycle, people
 from p2p_store.errors import Conflict
 from p2p_store.vocabulary import ROLES
-
-from app_pages.person_history import person_history
 
 SNAPSHOT = "person_shown"  # {person id: the account as shown}
 CONFLICT_KEY = "person_conflict"

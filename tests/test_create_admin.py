@@ -20,7 +20,7 @@ EMAIL = "ops.admin@example.com"
 def _create_admin(*args: str, password: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "p2p_store", "create-admin", *args, "--password-stdin"],
                           cwd=REPO_ROOT, env=os.environ.copy(), input=password + "\n", capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
 
 
 def test_create_admin_after_a_reset_then_sign_in_and_audit(empty_stores):

@@ -109,3 +109,19 @@ def test_unknown_or_junk_person_link_is_a_message(demo):
         at = person_page(AHMED, junk)
         assert not at.exception
         assert any("No such account" in e.value for e in at.error) or any("does not exist" in i.value for i in at.info)
+
+
+def test_arabic_city_on_my_account_keeps_the_region(demo):
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.button(key=f"demo_{SARA}").click().run()
+    at.switch_page("app_pages/account.py").run()
+    profiles = mongo.get_db()[mongo.PROFILES]
+    at.text_input(key="own_city").input("جدة")
+    at.button(key="FormSubmitter:own_profile-Save profile").click().run()
+    assert not at.exception and not at.error
+    assert profiles.find_one({"_id": SARA_ID})[("region")] == "Makkah Region"  # the Arabic name is known
+    at.text_input(key="own_city").input("حي الصناعية الثانية")  # not in the list: the region stays
+    at.button(key="FormSubmitter:own_profile-Save profile").click().run()
+    profile = profiles.find_one({"_id": SARA_ID})
+    assert profile["city"] == "حي الصناعية الثانية" and profile["region"] == "Makkah Region"
