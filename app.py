@@ -6,7 +6,7 @@ multipage mode, which would run a page directly and skip this gate).
 
 import streamlit as st
 
-from app_pages import shell
+from app_pages import session_cookie, shell
 
 st.set_page_config(page_title="P2P Sandbox Explorer", page_icon=":material/factory:", layout="wide")
 
@@ -31,15 +31,21 @@ if me is None:
         [st.Page(sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)]
         + [st.Page(sign_in, title="Sign in", icon=":material/login:", url_path=path) for _, _, _, path, _ in PAGES],
         position="hidden")
+    session_cookie.sync(None)  # removes a cookie found invalid (tampered, expired, revoked) or signed out
 elif me.must_change_password:  # a temporary password: nothing else until the person sets their own
     script, title, icon, path = ACCOUNT_PAGE
     page = st.navigation([st.Page(script, title="Set your password", icon=icon, url_path=path, default=True)])
     shell.sidebar(me)
+    session_cookie.sync(me.token, where=st.sidebar)
 else:
+    # Pages the role may not see stay registered but hidden, so a shared admin link lands on that page
+    # and its guard says "This page is for admins" instead of a silent jump to Overview (#15.5).
     page = st.navigation([
-        st.Page(script, title=title, icon=icon, url_path=path, default=(i == 0))
-        for i, (script, title, icon, path, roles) in enumerate(PAGES) if me.role in roles
+        st.Page(script, title=title, icon=icon, url_path=path, default=(i == 0),
+                visibility="visible" if me.role in roles else "hidden")
+        for i, (script, title, icon, path, roles) in enumerate(PAGES)
     ] + [st.Page(ACCOUNT_PAGE[0], title=ACCOUNT_PAGE[1], icon=ACCOUNT_PAGE[2], url_path=ACCOUNT_PAGE[3])])
     shell.sidebar(me)
+    session_cookie.sync(me.token, where=st.sidebar)
 shell.show_notices()
 page.run()

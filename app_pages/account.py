@@ -42,7 +42,8 @@ if shell.stores_ready("mongodb"):
             industry = st.selectbox("Industry", industries, key="own_industry",
                                     index=industries.index(account["industry"]) if account["industry"] in industries
                                     else 0)
-            city = st.text_input("City", account["city"], key="own_city", max_chars=80)
+            city = st.text_input("City", account["city"], key="own_city", max_chars=80,
+                                 help="English or Arabic name (Riyadh, الرياض). A city not in the list keeps your region.")
             job = st.text_input("Job title", account["job_title"], key="own_job", max_chars=120)
             expertise = st.text_input("Expertise (comma separated)", account["expertise"], key="own_expertise",
                                       max_chars=700)

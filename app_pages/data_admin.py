@@ -243,6 +243,9 @@ st.divider()
 st.subheader("Reset")
 st.markdown("Empty **both stores**: every account (yours too — you will be signed out), profile, use case, "
             "post and reply. Schema, indexes and system configuration stay; reseed to get the demo set back.")
+st.warning("**Reset signs everyone out, you included, and leaves no account.** The way back in: the sign-in "
+           "page offers **Load the demo data** (development), or run `python -m p2p_store create-admin "
+           "--email you@company.com` on the server (any environment).", icon=":material/logout:")
 r1, r2 = st.columns([2, 1], vertical_alignment="bottom")
 typed = r1.text_input("Type RESET to confirm", key="reset_typed", max_chars=10, disabled=production,
                       placeholder="RESET", help=PRODUCTION_REASON if production else None)

@@ -140,7 +140,12 @@ def resolve_for_this_run() -> auth.SignedIn | None:
 
 
 def _resolve_user() -> auth.SignedIn | None:
+    from app_pages import session_cookie  # the sign-in cookie (#15.1)
+
     token = st.session_state.get(TOKEN_KEY)
+    from_cookie = None
+    if not token:
+        token = from_cookie = session_cookie.from_browser()
     if not token:
         try:
             postgres_ready()
@@ -156,13 +161,20 @@ def _resolve_user() -> auth.SignedIn | None:
         return None
     if me is None:
         st.session_state.pop(TOKEN_KEY, None)
-        st.session_state["signed_out_reason"] = "Your sign-in ended (expired or signed out elsewhere)."
+        session_cookie.forget(token)
+        if not from_cookie:  # a reload with a stale cookie is just the sign-in page
+            st.session_state["signed_out_reason"] = "Your sign-in ended (expired or signed out elsewhere)."
+    elif from_cookie:
+        st.session_state[TOKEN_KEY] = token
     return me
 
 
 def sign_in_as(email: str, password: str) -> bool:
+    from app_pages import session_cookie
+
     user_agent = st.context.headers.get("User-Agent", "") if st.context.headers else ""
-    me = call(auth.sign_in, email=email, password=password, user_agent=user_agent)
+    me = call(auth.sign_in, email=email, password=password, user_agent=user_agent,
+              replace_token=session_cookie.from_browser())  # one browser keeps one session row (#15.1)
     if me is None:
         return False
     st.session_state[TOKEN_KEY] = me.token
@@ -171,12 +183,15 @@ def sign_in_as(email: str, password: str) -> bool:
 
 
 def sign_out() -> None:
+    from app_pages import session_cookie
+
     token = st.session_state.pop(TOKEN_KEY, None)
     try:
         auth.sign_out(token=token)
     except Exception as exc:  # noqa: BLE001 - signing out locally still works when PG is down
         log.warning("sign-out could not reach PostgreSQL: %s", one_line_error(exc))
     st.session_state.clear()
+    session_cookie.forget(token)
 
 
 def page_guard(*, roles: tuple[str, ...] = ("admin", "member", "user"), stores: tuple[str, ...] = ()) -> auth.SignedIn:

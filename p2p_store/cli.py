@@ -1,4 +1,4 @@
-"""``python -m p2p_store up | down | env | health [--json]`` (docs/architecture.md, "Command line")."""
+"""``python -m p2p_store up | down | env | health [--json] | create-admin`` (docs/architecture.md, "Command line")."""
 
 from __future__ import annotations
 
@@ -57,6 +57,30 @@ def _cmd_health(args: argparse.Namespace) -> int:
     return health.EXIT_CODES[report["status"]]
 
 
+def _cmd_create_admin(args: argparse.Namespace) -> int:
+    """Create or reactivate an admin (#15.4): the way back in when no active admin exists."""
+    import getpass
+
+    from p2p_store.accounts import bootstrap
+    from p2p_store.errors import DomainError
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password for the admin: ")
+        if getpass.getpass("Same password again: ") != password:
+            print("error: the two passwords differ; nothing was changed", file=sys.stderr)
+            return 1
+    ready.ensure_ready()
+    try:
+        done = bootstrap.create_admin(email=args.email, password=password, full_name=args.name)
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    what = "created" if done["created"] else f"now an active admin (was {done['old_role']})"
+    print(f"{done['full_name']} <{done['email']}> {what}; sign in with the password just set.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m p2p_store", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,9 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print export lines for the stores in use")
     health_cmd = sub.add_parser("health", help="health report; exit 0 healthy, 1 degraded, 2 unhealthy")
     health_cmd.add_argument("--json", action="store_true")
+    admin = sub.add_parser("create-admin", help="create or reactivate an admin (password prompted or --password-stdin)")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"up": _cmd_up, "down": _cmd_down, "env": _cmd_env, "health": _cmd_health}
+    handlers = {"up": _cmd_up, "down": _cmd_down, "env": _cmd_env, "health": _cmd_health,
+                "create-admin": _cmd_create_admin}
     try:
         return handlers[args.command](args)
     except SettingsError as exc:

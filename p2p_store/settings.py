@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     )
     mongo_timeout_ms: int = Field(default=15000, ge=100, validation_alias=_env("P2P_MONGO_TIMEOUT_MS"))
     session_ttl_hours: float = Field(default=12.0, gt=0, validation_alias=_env("P2P_SESSION_TTL_HOURS"))
+    # A sign-in unused this long ends (#15.1); P2P_SESSION_TTL_HOURS is the absolute limit.
+    session_idle_minutes: float = Field(default=120.0, gt=0, validation_alias=_env("P2P_SESSION_IDLE_MINUTES"))
+    # Key of the HMACs the app stores instead of typed text (#14.3). Unset: generated once per data dir.
+    secret_key: str | None = Field(default=None, min_length=32, validation_alias=_env("P2P_SECRET_KEY"))
     health_timeout_s: float = Field(default=2.0, gt=0, le=10, validation_alias=_env("P2P_HEALTH_TIMEOUT_S"))
 
     @field_validator("database_url", "mongodb_url", mode="before")
@@ -105,6 +109,37 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    def secret_key_bytes(self) -> bytes:
+        """P2P_SECRET_KEY, or a random key made once in ``<data dir>/secret_key`` (mode 0600). Several
+        replicas of the app must share P2P_SECRET_KEY."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        return _data_dir_key(self.data_dir.resolve())
+
+
+@functools.cache
+def _data_dir_key(data_dir: Path) -> bytes:
+    import os
+    import secrets
+
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # atomic: a complete file or none; the first process wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise SettingsError(f"{path} is damaged (shorter than 32 characters); delete it to make a new key")
+    return key.encode()
 
 
 def load_settings(**overrides: object) -> Settings:

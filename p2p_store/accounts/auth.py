@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from p2p_store.accounts.passwords import verify_password
@@ -18,12 +20,18 @@ from p2p_store.stores import pg
 from p2p_store.stores.models import SignInFailure, User, UserSession
 
 GENERIC_FAILURE = "Email or password is wrong."
-FREE_ATTEMPTS = 5  # failures per email before sign-in is slowed down
-LOCKOUT_S = 30  # seconds to wait after each failure beyond FREE_ATTEMPTS
-FAILURE_WINDOW = timedelta(minutes=15)  # failures older than this are forgotten
+# Throttling (#14.3). Every attempt first claims a slot in ONE atomic statement (INSERT … ON CONFLICT
+# DO UPDATE … RETURNING), then the password is checked, so parallel guesses cannot all reach the hash.
+FREE_ATTEMPTS = 5  # attempts per account (keyed hash of the email) per window before it waits
+FAILURE_WINDOW = timedelta(minutes=5)  # a locked account waits at most this long: a bounded lock-out
+BURST_ATTEMPTS = 200  # attempts across all accounts per BURST_WINDOW (password spraying)
+BURST_WINDOW = timedelta(minutes=1)
+_BURST_KEY = "*all*"  # the one counter row for all accounts (a keyed hash is 64 hex digits, never this)
+LOCKOUT_S = int(FAILURE_WINDOW.total_seconds())  # kept for callers that name the wait
 SEEN_EVERY = timedelta(seconds=60)  # how often last_seen_at is written (not on every rerun)
 MAX_EMAIL = 254
 MAX_PASSWORD = 1024
+MAX_USER_AGENT = 512
 
 
 @dataclass(frozen=True)
@@ -49,54 +57,75 @@ def _token_hash(token: str) -> str:
 def normalise_email(email: object) -> str:
     if not isinstance(email, str):
         raise InvalidInput("Enter an email address.")
-    return email.strip().lower()
+    return unicodedata.normalize("NFKC", email).strip().lower()
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _wait_left(session, email: str) -> int:
-    row = session.get(SignInFailure, email)
-    if row is None or row.failures < FREE_ATTEMPTS or _now() - row.last_failure_at > FAILURE_WINDOW:
+def account_key(email: str) -> str:
+    """What the failure counter stores instead of what was typed (#14.3): HMAC-SHA256 of the normalised
+    email under the app's secret key. Nothing typed can be read back from it."""
+    return hmac.new(get_settings().secret_key_bytes(), normalise_email(email).encode("utf-8", "surrogatepass"),
+                    hashlib.sha256).hexdigest()
+
+
+def _claim_attempt(session, key: str, limit: int, window: timedelta) -> int:
+    """Count one attempt for ``key`` and return how long to wait (0 = go ahead), atomically.
+
+    One statement checks and increments: a window older than ``window`` starts over at 1. Two parallel
+    attempts can never both read the same count."""
+    table = SignInFailure.__table__
+    now = _now()
+    stale = table.c.window_start < now - window
+    stmt = insert(SignInFailure).values(key=key, failures=1, window_start=now, last_failure_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
+        "failures": case((stale, 1), else_=table.c.failures + 1),
+        "window_start": case((stale, now), else_=table.c.window_start),
+        "last_failure_at": now,
+    }).returning(table.c.failures, table.c.window_start)
+    count, started = session.execute(stmt).one()
+    if count <= limit:
         return 0
-    return max(int(LOCKOUT_S - (_now() - row.last_failure_at).total_seconds()) + 1, 0)
+    return max(int((started + window - now).total_seconds()) + 1, 1)
 
 
-def _record_failure(email: str) -> None:
-    with pg.session_scope() as session:
-        stmt = insert(SignInFailure).values(email=email, failures=1, last_failure_at=_now())
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=["email"],
-            set_={"failures": SignInFailure.failures + 1, "last_failure_at": _now()}))
+def sign_in(*, email: str, password: str, user_agent: str = "", replace_token: str | None = None) -> SignedIn:
+    """Check the credentials and open a session. Any failure: one generic message (InvalidInput).
 
-
-def sign_in(*, email: str, password: str, user_agent: str = "") -> SignedIn:
-    """Check the credentials and open a session. Any failure: one generic message (InvalidInput)."""
+    ``replace_token``: the session this browser already carries (its cookie); it ends, so one browser
+    keeps one session row (#15.1)."""
     email = normalise_email(email)
     if not email or not isinstance(password, str) or not password:
         raise InvalidInput("Enter your email and password.")
     if len(email) > MAX_EMAIL or len(password) > MAX_PASSWORD or "\x00" in email:
         raise InvalidInput(GENERIC_FAILURE)
+    key = account_key(email)
+    with pg.session_scope() as session:
+        burst = _claim_attempt(session, _BURST_KEY, BURST_ATTEMPTS, BURST_WINDOW)
+        wait = burst or _claim_attempt(session, key, FREE_ATTEMPTS, FAILURE_WINDOW)
+    if burst:
+        raise InvalidInput(f"Too many sign-in attempts right now. Wait {burst} s and try again.")
+    if wait:
+        raise InvalidInput(f"Too many failed sign-ins for this email. Wait {wait} s and try again.")
     with pg.new_session() as session:
-        wait = _wait_left(session, email)
-        if wait:
-            raise InvalidInput(f"Too many failed sign-ins for this email. Wait {wait} s and try again.")
         user = session.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None:
-        _record_failure(email)
         raise InvalidInput(GENERIC_FAILURE)
     if not user.is_active:
         raise InvalidInput("This account is deactivated. Ask an admin to reactivate it.")
     token = secrets.token_urlsafe(32)
     ttl = timedelta(hours=get_settings().session_ttl_hours)
     with pg.session_scope() as session:
+        if replace_token and isinstance(replace_token, str) and len(replace_token) <= 200:
+            session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(replace_token)))
         session.add(UserSession(user_id=user.id, token_hash=_token_hash(token), expires_at=_now() + ttl,
-                                user_agent=(user_agent or "")[:200]))
+                                user_agent=(user_agent or "")[:MAX_USER_AGENT]))
         # Core UPDATE: signing in must not bump the optimistic-lock version of the account.
         session.execute(update(User).where(User.id == user.id).values(last_login_at=_now()))
-        session.execute(delete(SignInFailure).where(SignInFailure.email == email))
+        session.execute(delete(SignInFailure).where(SignInFailure.key == key))
     return SignedIn(str(user.id), user.email, user.full_name, user.role, token, user.must_change_password)
 
 
@@ -116,7 +145,8 @@ def resolve_session(*, token: str | None) -> SignedIn | None:
             return None
         sess, user = row
         now = _now()
-        if sess.expires_at <= now or not user.is_active:
+        idle = timedelta(minutes=get_settings().session_idle_minutes)
+        if sess.expires_at <= now or now - sess.last_seen_at > idle or not user.is_active:
             session.execute(delete(UserSession).where(UserSession.id == sess.id))
             session.commit()
             return None

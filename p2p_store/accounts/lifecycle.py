@@ -193,7 +193,9 @@ def update_account(*, actor_id: str, user_id: str, expected_version: int, full_n
         user.full_name, user.email, user.company = fields.full_name, fields.email, fields.company
         session.flush()
         update = {"email": fields.email, "full_name": fields.full_name, "company": fields.company,
-                  "industry": fields.industry, "city": fields.city, "region": fields.region,
+                  "industry": fields.industry, "city": fields.city,
+                  # a city not in the list keeps the region it had (#15.6: an Arabic spelling never clears it)
+                  "region": fields.region or (old_profile.get("region", "") if fields.city else ""),
                   "job_title": fields.job_title, "expertise": fields.expertise, "role": user.role}
         with _mongo_step():
             _profiles().update_one({"_id": str(user.id)}, {"$set": update}, upsert=True)

@@ -87,7 +87,7 @@ class UserSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    user_agent: Mapped[str] = mapped_column(String(200), server_default="")
+    user_agent: Mapped[str] = mapped_column(String(512), server_default="")
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
@@ -130,10 +130,12 @@ class RoleChange(Base):
 
 
 class SignInFailure(Base):
-    """Failed sign-ins per email (lower-cased), used to slow down repeated guesses."""
+    """Sign-in attempts per account in the current window, keyed by an HMAC of the normalised email
+    (never what was typed, #14.3); one row keyed ``*all*`` counts bursts across accounts."""
 
     __tablename__ = "sign_in_failures"
 
-    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

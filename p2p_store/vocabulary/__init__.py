@@ -53,5 +53,9 @@ def regions() -> tuple[str, ...]:
 
 
 def region_of(city: str) -> str:
-    """The region of a known city, or "" for a city not in the list."""
-    return next((c["region"] for c in cities() if c["name"] == city), "")
+    """The region of a known city, by its English or Arabic name (#15.6), or "" for a city not in the list."""
+    import unicodedata
+
+    key = unicodedata.normalize("NFKC", city or "").strip().casefold()
+    return next((c["region"] for c in cities()
+                 if key in (c["name"].casefold(), unicodedata.normalize("NFKC", c.get("name_ar", "")))), "")

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from seed.dataset import user_id_for
 from tests.browser.helpers import check_page, go, open_app, pick, sign_in_demo, sign_out, wait_idle
+
+SARA_ID = str(user_id_for("sara.hassan@advanced-electronics.sa"))
+
+
+def sign_in_demo_here(page, first_name: str) -> None:
+    """Sign in from a deep link: the app stays on the linked page."""
+    page.get_by_role("button", name=f"Sign in as {first_name}").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+    wait_idle(page)
 
 
 def test_deep_link_while_signed_out_shows_sign_in(page, app_url):
@@ -28,22 +38,17 @@ def test_member_sees_no_edit_controls(page, app_url):
 
 
 def test_admin_changes_saras_role(page, app_url):
-    open_app(page, app_url["url"])
-    sign_in_demo(page, "Ahmed")
-    go(page, "Users & roles")
-    page.get_by_role("heading", name="Change a role").wait_for()
-    pick(page, "Person", "Sara Hassan · sara.hassan@advanced-electronics.sa")
+    open_app(page, app_url["url"], "users?person=" + SARA_ID)  # a person's page is a deep link (#15.2)
+    sign_in_demo_here(page, "Ahmed")
+    page.get_by_role("heading", name="Sara Hassan").wait_for()
     pick(page, "New role", "admin")
     page.get_by_role("button", name="Save role").click()
-    page.get_by_text("Sara Hassan is now").wait_for()
+    page.get_by_text("member → admin").first.wait_for()  # the toast
     wait_idle(page)
-    assert page.get_by_text("member → admin").count() >= 1  # the toast
     check_page(page, "03-users-admin-role-changed")
-    audit = page.locator('[data-testid="stDataFrame"]').last
-    assert audit.is_visible()
+    assert page.locator('[data-testid="stDataFrame"]').last.is_visible()  # the person's history
     # change her back so later steps see the demo roles
-    pick(page, "Person", "Sara Hassan · sara.hassan@advanced-electronics.sa")
     pick(page, "New role", "member")
     page.get_by_role("button", name="Save role").click()
-    page.get_by_text("Sara Hassan is now").wait_for()
+    page.get_by_text("admin → member").first.wait_for()
     sign_out(page)
