@@ -102,7 +102,7 @@ if result is not None:
             try:
                 return load_export(*filters)
             except Exception as exc:  # noqa: BLE001 - the download carries the one-line reason instead
-                return f"export failed: {health.one_line_error(exc)}\n".encode()
+                return f"export failed: {one_line_error(exc)}\n".encode()
 
         p3.download_button("Download CSV of this view", export_csv, file_name="accounts.csv", mime="text/csv",
                            icon=":material/download:", key="users_csv")
