@@ -7,8 +7,8 @@ import streamlit as st
 
 from app_pages import person as person_page
 from app_pages import shell
-from p2p_store import health
 from p2p_store.accounts import consistency, directory, lifecycle
+from p2p_store.errors import one_line_error
 from p2p_store.stores.models import ROLES
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
