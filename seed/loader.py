@@ -150,12 +150,12 @@ def _insert_batch(collection: Any, batch: list[dict[str, Any]]) -> None:
     def insert() -> None:
         nonlocal attempt
         attempt += 1
-        if attempt > 1:
-            collection.delete_many({"_id": {"$in": ids}})
-        collection.insert_many(batch, ordered=False)
+        with pymongo.timeout(generation.work_budget_s(len(batch))):  # each attempt its own bound
+            if attempt > 1:
+                collection.delete_many({"_id": {"$in": ids}})
+            collection.insert_many(batch, ordered=False)
 
-    with pymongo.timeout(generation.work_budget_s(len(batch))):
-        retrying(attempts=3)(insert)
+    retrying(attempts=3)(insert)
 
 
 def _index(db: Database, data: Dataset, gen: str, progress: ProgressCallback) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from seed.dataset import user_id_for
+from tests.browser.conftest import APP_START_TIMEOUT_S
 from tests.browser.helpers import check_page, go, open_app, pick, sign_in_demo, sign_out, wait_idle
 
 SARA_ID = str(user_id_for("sara.hassan@advanced-electronics.sa"))
@@ -10,8 +11,8 @@ SARA_ID = str(user_id_for("sara.hassan@advanced-electronics.sa"))
 
 def sign_in_demo_here(page, first_name: str) -> None:
     """Sign in from a deep link: the app stays on the linked page."""
-    page.get_by_role("button", name=f"Sign in as {first_name}").click()
-    page.get_by_role("button", name="Sign out").wait_for()
+    page.get_by_role("button", name=f"Sign in as {first_name}").click(timeout=APP_START_TIMEOUT_S * 1000)
+    page.get_by_role("button", name="Sign out").wait_for(timeout=APP_START_TIMEOUT_S * 1000)
     wait_idle(page)
 
 
