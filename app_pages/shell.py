@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from p2p_store import health
+from p2p_store import health, outbox
 from p2p_store.accounts import auth
 from p2p_store.errors import DomainError
 from p2p_store.settings import SettingsError, get_settings
@@ -47,6 +47,11 @@ def mongodb_ready() -> str:
         mongo.get_client()
         version = mongo.ping()
         mongo.ensure_schema()
+        try:  # start-up: changes left pending in MongoDB are applied first (#16)
+            outbox.apply_pending()
+        except Exception as exc:  # noqa: BLE001 - PostgreSQL down: the timer below retries
+            log.warning("pending events not applied yet: %s", health.one_line_error(exc))
+        outbox.start_background()  # a projector timer thread, once per process
         return version
     except Exception:
         mongo.close_client()  # the embedded server may come back on another port

@@ -62,6 +62,20 @@ def _cmd_health(args: argparse.Namespace) -> int:
     return EXIT_CODES[report["status"]]
 
 
+def _cmd_sync(args: argparse.Namespace) -> int:
+    """Apply every event still pending in MongoDB (the event log is the outbox, #16)."""
+    from p2p_store import outbox
+
+    try:
+        done = outbox.apply_pending()
+    finally:
+        left = outbox.pending_summary()["count"]
+    for d in done:
+        print(f"applied event {d['id']}: {d['action']} {d['object_email'] or d['object_id']} ({d['result']})")
+    print(f"{len(done)} event(s) applied, {left} pending")
+    return 0 if left == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m p2p_store", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print export lines for the stores in use")
     health = sub.add_parser("health", help="health report; exit 0 healthy, 1 degraded, 2 unhealthy")
     health.add_argument("--json", action="store_true")
+    sub.add_parser("sync", help="apply every change still pending in MongoDB; exit 0 when none is left")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"up": _cmd_up, "down": _cmd_down, "env": _cmd_env, "health": _cmd_health}
+    handlers = {"up": _cmd_up, "down": _cmd_down, "env": _cmd_env, "health": _cmd_health, "sync": _cmd_sync}
     try:
         return handlers[args.command](args)
     except SettingsError as exc:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
-from p2p_store import access
+from p2p_store import access, audit
 from p2p_store.errors import Refused
 from p2p_store.settings import Settings, get_settings
 from p2p_store.stores import mongo, pg
@@ -31,7 +31,7 @@ LOCK_KEY = 424242  # pg_advisory_lock key shared by reseed and reset
 MONGO_BATCH = 1000  # documents per insert_many
 LAST_SEED_KEY = "last_seed"
 USER_COLUMNS = ["id", "email", "full_name", "company", "role", "password_hash", "is_active", "created_at"]
-DATA_TABLES = ["user_sessions", "role_changes", "sign_in_failures", "users"]
+DATA_TABLES = ["user_sessions", "sign_in_failures", "users"]  # the event log is kept (#16)
 MONGO_PLAN = [  # (collection, Dataset attribute), in writing order
     (mongo.PROFILES, "profiles"),
     (mongo.USE_CASES, "use_cases"),
@@ -216,6 +216,7 @@ def reseed(*, scale: int = 0, random_seed: int = 42, actor_id: Any = None, actor
                             "documents_per_s": round(mongo_docs / mongo_seconds) if mongo_seconds else None},
             }
             _record(conn, LAST_SEED_KEY, result, actor_email)
+            audit.record_seed(conn, action="reseed", actor_email=actor_email, after=result)
     return result
 
 
@@ -233,6 +234,7 @@ def reset(*, actor_id: Any = None, actor_email: str = "cli", progress: ProgressC
         result = {"reset": True, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                   "by": actor_email, "duration_s": round(time.perf_counter() - started, 3)}
         _record(conn, "last_reset", result, actor_email)
+        audit.record_seed(conn, action="reset", actor_email=actor_email, after=result)
     return result
 
 

@@ -435,7 +435,19 @@ def check_consistency(targets: Targets) -> dict[str, Any]:
     with pymongo.timeout(targets.settings.health_timeout_s):
         counts = consistency.drift_counts()
     bad = counts["role_drift"] + counts["orphans"]
-    return {"status": "degraded" if bad else "healthy", **counts}
+    pending = pending_events()
+    late = (pending["oldest_age_s"] or 0) > PENDING_LATE_S
+    return {"status": "degraded" if bad or late else "healthy", **counts, "pending": pending}
+
+
+PENDING_LATE_S = 60.0  # seconds an event may wait for MongoDB before the report says degraded (#16)
+
+
+def pending_events() -> dict[str, Any]:
+    """Events still pending in MongoDB: ``{"count": n, "oldest_age_s": s}`` (the outbox, #16)."""
+    from p2p_store import outbox  # same lazy import as the consistency service above
+
+    return outbox.pending_summary()
 
 
 _consistency_lock = threading.Lock()
