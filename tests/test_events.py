@@ -337,12 +337,12 @@ def test_sync_command_applies_what_is_pending_and_exits_0_when_none_is_left(demo
     if settings.mongodb_url:
         pytest.skip("needs the embedded MongoDB-protocol server (MONGODB_URL is set) to stop it")
     [eid] = _pending_role_changes(settings, 1)
-    proc = subprocess.run([sys.executable, "-m", "p2p_store", "sync"], cwd=REPO_ROOT, capture_output=True,
+    proc = subprocess.run(check=False, args=[sys.executable, "-m", "p2p_store", "sync"], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert f"applied event {eid}: change_role {SARA_EMAIL}" in proc.stdout
     assert "1 event(s) applied, 0 pending" in proc.stdout
     assert _profile(SARA)["role"] == "admin"
-    again = subprocess.run([sys.executable, "-m", "p2p_store", "sync"], cwd=REPO_ROOT, capture_output=True,
+    again = subprocess.run(check=False, args=[sys.executable, "-m", "p2p_store", "sync"], cwd=REPO_ROOT, capture_output=True,
                            text=True, timeout=120)
     assert again.returncode == 0 and "0 event(s) applied, 0 pending" in again.stdout

@@ -58,7 +58,7 @@ def _events(ids: list[int]) -> list[Event]:
 def test_killed_between_postgresql_commit_and_mongodb_write_then_started_again(embedded):
     version = _pg_user(SARA).version
     env = dict(os.environ, P2P_FAULT="after_pg_commit")
-    proc = subprocess.run([sys.executable, "-c", CHANGE_ROLE, AHMED, SARA, "admin", str(version)], cwd=REPO_ROOT,
+    proc = subprocess.run(check=False, args=[sys.executable, "-c", CHANGE_ROLE, AHMED, SARA, "admin", str(version)], cwd=REPO_ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert "survived" not in proc.stdout
@@ -70,7 +70,7 @@ def test_killed_between_postgresql_commit_and_mongodb_write_then_started_again(e
     assert outbox.pending_summary()["count"] == 1
 
     # Started again: the start-up pass of the projector (what the app's ready path and `sync` run).
-    started = subprocess.run([sys.executable, "-m", "p2p_store", "sync"], cwd=REPO_ROOT, capture_output=True,
+    started = subprocess.run(check=False, args=[sys.executable, "-m", "p2p_store", "sync"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=120)
     assert started.returncode == 0, started.stderr
     assert started.stdout.count(f"applied event {event.id}:") == 1
