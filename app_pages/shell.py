@@ -229,6 +229,8 @@ def health_line(report: dict[str, Any]) -> str:
     for name in ("postgresql", "mongodb"):
         check = report["checks"][name]
         parts.append(f"{STORE_LABEL[name]} {'up' if check['status'] == 'healthy' else 'down'}")
+    if pending := (report["checks"].get("consistency", {}).get("pending") or {}).get("count"):
+        parts.append(f"{pending} change(s) pending in MongoDB")  # the outbox, #16
     return f"{icon} {report['status'].capitalize()} · " + " · ".join(parts)
 
 

@@ -117,8 +117,9 @@ if me.is_admin:
                     st.rerun()
         if done := st.session_state.pop("role_result", None):
             st.toast(f"{done['full_name']}: {done['old_role']} → {done['new_role']}", icon=":material/check_circle:")
-            st.success(f"{done['full_name']} is now **{done['new_role']}** (was {done['old_role']}).",
-                       icon=":material/check_circle:")
+            st.success(f"{done['full_name']} is now **{done['new_role']}** (was {done['old_role']})."
+                       + (" Pending in MongoDB: applied when it answers (#16)." if done.get("mongo_outcome") == "pending"
+                          else ""), icon=":material/check_circle:")
 
     with col_bulk:
         chosen = st.multiselect("Several people", [p["id"] for p in people], key="bulk_people",

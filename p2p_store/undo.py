@@ -79,7 +79,10 @@ def preview_revert(*, actor_id: str, event_id: object) -> dict[str, Any]:
     reason = _blocked(event)
     if reason:
         return {"event": event, "blocked": reason, "changes": []}
-    now, version = _current_values(event)
+    try:
+        now, version = _current_values(event)
+    except NotFound as exc:
+        return {"event": event, "blocked": str(exc), "changes": []}
     stale = [k for k, v in (event["after"] or {}).items()
              if _comparable(k, now.get(k)) != _comparable(k, v) and k != "region"]
     if stale:

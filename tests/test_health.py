@@ -73,12 +73,13 @@ def assert_report_shape(report: dict[str, Any]) -> None:
         assert pg_check["migration"] is None
 
     consistency = checks["consistency"]
-    assert set(consistency) - {"error"} == {"status", "role_drift", "orphans"}
+    assert set(consistency) - {"error", "pending"} == {"status", "role_drift", "orphans"}
     assert consistency["status"] in {"healthy", "degraded"}
     if consistency["role_drift"] is None:
         assert consistency["orphans"] is None and consistency["status"] == "degraded" and consistency["error"]
     else:
         assert _is(consistency["role_drift"], int) and _is(consistency["orphans"], int)
+        assert _is(consistency["pending"]["count"], int)  # events pending in MongoDB (#16)
     json.dumps(report)  # plain JSON, no datetimes or ObjectIds
 
 
@@ -143,7 +144,8 @@ def test_report_matches_the_contract_with_both_stores_up(demo):
     assert pg_check["migration"]["current"] == pg_check["migration"]["head"]
     assert pg_check["pool"]["size"] == 20 and pg_check["pool"]["max_overflow"] == 40
     assert mongo_check["pool"]["max_size"] == 20 and mongo_check["pool"]["min_size"] == 5
-    assert report["checks"]["consistency"] == {"status": "healthy", "role_drift": 0, "orphans": 0}
+    assert report["checks"]["consistency"] == {"status": "healthy", "role_drift": 0, "orphans": 0,
+                                               "pending": {"count": 0, "oldest_age_s": None}}
     assert health.EXIT_CODES[report["status"]] == 0
 
 
@@ -189,7 +191,8 @@ def test_role_drift_makes_the_report_degraded_until_repaired(demo):
     report, _ = _timed_report()
     assert_report_shape(report)
     assert report["status"] == "degraded"
-    assert report["checks"]["consistency"] == {"status": "degraded", "role_drift": 1, "orphans": 0}
+    assert report["checks"]["consistency"] == {"status": "degraded", "role_drift": 1, "orphans": 0,
+                                               "pending": {"count": 0, "oldest_age_s": None}}
     assert report["checks"]["postgresql"]["status"] == report["checks"]["mongodb"]["status"] == "healthy"
 
     consistency.repair_drift(actor_id=ahmed)

@@ -36,6 +36,7 @@ print("survived the fault point")
 def embedded(settings, demo):
     if settings.mongodb_url or settings.database_url:
         pytest.skip("stops the embedded servers (DATABASE_URL/MONGODB_URL are set)")
+    outbox.stop_background()  # an earlier AppTest's app started this process's timer; each test runs its own
     yield settings.data_dir.resolve()
     outbox.stop_background()
     local.ensure_local_mongo(settings.data_dir.resolve())
