@@ -19,6 +19,7 @@ PAGES = [
     ("app_pages/explorer.py", "Data explorer", ":material/database:", "explorer", ("admin", "member", "user")),
     ("app_pages/health.py", "Health", ":material/monitor_heart:", "health", ("admin", "member", "user")),
     ("app_pages/data_admin.py", "Data admin", ":material/admin_panel_settings:", "data-admin", ("admin",)),
+    ("app_pages/audit.py", "Audit log", ":material/history:", "audit", ("admin",)),
 ]
 
 ACCOUNT_PAGE = ("app_pages/account.py", "My account", ":material/person:", "account")

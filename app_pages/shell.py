@@ -13,7 +13,7 @@ import sqlalchemy.exc
 import streamlit as st
 
 from app_pages.widgets import STORE_LABEL, md
-from p2p_store import health
+from p2p_store import health, outbox
 from p2p_store.accounts import auth
 from p2p_store.errors import DomainError, one_line_error
 from p2p_store.settings import SettingsError, get_settings
@@ -40,8 +40,15 @@ def postgres_ready() -> str:
 @st.cache_resource(show_spinner="Connecting to MongoDB…")
 def mongodb_ready() -> str:
     """Reachable, collections, validators and indexes ensured (the embedded server may come back
-    on another port: a failure resets the handle)."""
-    return ready.ensure_store_ready("mongodb")
+    on another port: a failure resets the handle); then the changes left pending in MongoDB are
+    applied, and a projector timer thread starts, once per process (#16)."""
+    version = ready.ensure_store_ready("mongodb")
+    try:
+        outbox.apply_pending()
+    except Exception as exc:  # noqa: BLE001 - PostgreSQL down: the timer retries
+        log.warning("pending events not applied yet: %s", one_line_error(exc))
+    outbox.start_background()
+    return version
 
 
 @st.cache_resource(show_spinner="First start: loading the demo data…")
@@ -224,6 +231,8 @@ def health_line(report: dict[str, Any]) -> str:
     for name in ("postgresql", "mongodb"):
         check = report["checks"][name]
         parts.append(f"{STORE_LABEL[name]} {'up' if check['status'] == 'healthy' else 'down'}")
+    if pending := (report["checks"].get("consistency", {}).get("pending") or {}).get("count"):
+        parts.append(f"{pending} change(s) pending in MongoDB")  # the outbox, #16
     return f"{icon} {report['status'].capitalize()} · " + " · ".join(parts)
 
 

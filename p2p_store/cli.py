@@ -81,6 +81,20 @@ def _cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sync(args: argparse.Namespace) -> int:
+    """Apply every event still pending in MongoDB (the event log is the outbox, #16)."""
+    from p2p_store import outbox
+
+    try:
+        done = outbox.apply_pending()
+    finally:
+        left = outbox.pending_summary()["count"]
+    for d in done:
+        print(f"applied event {d['id']}: {d['action']} {d['object_email'] or d['object_id']} ({d['result']})")
+    print(f"{len(done)} event(s) applied, {left} pending")
+    return 0 if left == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m p2p_store", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -93,10 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--email", required=True)
     admin.add_argument("--name")
     admin.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    sub.add_parser("sync", help="apply every change still pending in MongoDB; exit 0 when none is left")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     handlers = {"up": _cmd_up, "down": _cmd_down, "env": _cmd_env, "health": _cmd_health,
-                "create-admin": _cmd_create_admin}
+                "create-admin": _cmd_create_admin, "sync": _cmd_sync}
     try:
         return handlers[args.command](args)
     except SettingsError as exc:

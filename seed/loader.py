@@ -38,7 +38,7 @@ import pymongo.errors
 from pymongo.database import Database
 from sqlalchemy import Connection, select, text
 
-from p2p_store import access
+from p2p_store import access, audit
 from p2p_store.errors import DomainError, InvalidInput, Refused
 from p2p_store.settings import Settings, get_settings
 from p2p_store.stores import generation, mongo, pg
@@ -50,9 +50,7 @@ LOCK_KEY = generation.LOCK_KEY  # pg_advisory_lock key shared by reseed, reset a
 MONGO_BATCH = 1000  # documents per insert_many
 LAST_SEED_KEY = "last_seed"
 USER_COLUMNS = ["id", "email", "full_name", "company", "role", "password_hash", "is_active", "created_at"]
-# Emptied by a reseed or reset. The audit table (role_changes) is kept (DESIGN.md: reset keeps the
-# audit/event log).
-DATA_TABLES = ["user_sessions", "sign_in_failures", "users"]
+DATA_TABLES = ["user_sessions", "sign_in_failures", "users"]  # the event log is kept (#16)
 MONGO_PLAN = [  # (collection, Dataset attribute), in writing order
     (mongo.PROFILES, "profiles"),
     (mongo.USE_CASES, "use_cases"),
@@ -322,6 +320,7 @@ def reseed(*, scale: int = 0, random_seed: int = 42, actor_id: Any = None, actor
     })
     with pg.get_engine().begin() as conn:  # the timings, known only now
         _record(conn, LAST_SEED_KEY, result, actor_email)
+        audit.record_seed(conn, action="reseed", actor_email=actor_email, after=result)  # the log is kept (#16)
     return result
 
 
@@ -338,6 +337,8 @@ def reset(*, actor_id: Any = None, actor_email: str = "cli", progress: ProgressC
     t = _replace(Dataset(), what="Reset", outcome_key="last_reset", result=result, actor=actor_email,
                  progress=progress)
     result.update({"duration_s": round(time.perf_counter() - started, 3), "swap_s": round(t["swap_seconds"], 3)})
+    with pg.get_engine().begin() as conn:
+        audit.record_seed(conn, action="reset", actor_email=actor_email, after=result)  # the log is kept (#16)
     return result
 
 

@@ -26,7 +26,7 @@ SQL_WRITES = [
     "UPDATE users SET role = 'admin'",
     "DELETE FROM users",
     "DELETE FROM user_sessions",
-    "TRUNCATE role_changes",
+    "TRUNCATE events",
     "DROP TABLE users",
     "ALTER TABLE users ADD COLUMN x int",
     "CREATE TABLE x (id int)",
@@ -42,8 +42,8 @@ SQL_WRITES = [
     "SELECT pg_catalog.pg_advisory_lock(7)",
     'SELECT "pg_advisory_lock" (8)',
     "SELECT set_config('statement_timeout', '0', false)",
-    "SELECT nextval('role_changes_id_seq')",
-    "SELECT setval('role_changes_id_seq', 1000)",
+    "SELECT nextval('events_id_seq')",
+    "SELECT setval('events_id_seq', 1000)",
     "SELECT pg_terminate_backend(pg_backend_pid())",
     "SELECT lo_create(0)",
     "SELECT query_to_xml('select pg_advisory_lock(9)', true, true, '')",
@@ -82,9 +82,9 @@ def snapshot() -> dict:
     identity sequence, and any advisory lock left on a pooled connection."""
     with pg.new_session() as session:
         state = {table: session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-                 for table in ("users", "user_sessions", "system_configs", "role_changes", "sign_in_failures")}
+                 for table in ("users", "user_sessions", "system_configs", "events", "sign_in_failures")}
         state["roles"] = sorted(session.execute(text("SELECT email, role FROM users")).all())
-        state["sequence"] = session.execute(text("SELECT last_value FROM role_changes_id_seq")).scalar_one()
+        state["sequence"] = session.execute(text("SELECT last_value FROM events_id_seq")).scalar_one()
         state["advisory_locks"] = session.execute(
             text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar_one()
         state["tables"] = sorted(session.execute(text(

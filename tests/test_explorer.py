@@ -65,7 +65,7 @@ def mongo_order(name: str, sort: str, descending: bool, query: dict | None = Non
 
 def test_every_table_and_collection_opens(demo_ro):
     tables = [s.name for s in explorer.list_sources(store="postgresql")]
-    assert set(tables) == {"users", "user_sessions", "system_configs", "role_changes", "sign_in_failures"}
+    assert set(tables) == {"users", "user_sessions", "system_configs", "events", "sign_in_failures"}
     collections = [s.name for s in explorer.list_sources(store="mongodb")]
     assert collections[:4] == mongo.COLLECTION_NAMES
     for store, names in (("postgresql", tables), ("mongodb", collections)):
@@ -111,7 +111,7 @@ def test_table_columns_constraints_and_foreign_keys(demo_ro):
     sessions = {f.name: f for f in explorer.describe_fields(store="postgresql", name="user_sessions")}
     assert sessions["user_id"].references == "users.id (on delete CASCADE)"
     assert sessions["token_hash"].masked and not sessions["token_hash"].sortable
-    assert explorer.sort_fields(store="postgresql", name="role_changes")[0] == "changed_at"
+    assert explorer.sort_fields(store="postgresql", name="events")[0] == "at"
 
 
 def test_collection_fields_dotted_paths_types_presence_examples(demo_ro):

@@ -73,12 +73,13 @@ def assert_report_shape(report: dict[str, Any]) -> None:
         assert pg_check["migration"] is None
 
     consistency = checks["consistency"]
-    assert set(consistency) - {"error", "generation"} == {"status", "role_drift", "orphans"}
+    assert set(consistency) - {"error", "generation", "pending"} == {"status", "role_drift", "orphans"}
     assert consistency["status"] in {"healthy", "degraded"}
     if consistency["role_drift"] is None:
         assert consistency["orphans"] is None and consistency["status"] == "degraded" and consistency["error"]
     else:
         assert _is(consistency["role_drift"], int) and _is(consistency["orphans"], int)
+        assert _is(consistency["pending"]["count"], int)  # events pending in MongoDB (#16)
     json.dumps(report)  # plain JSON, no datetimes or ObjectIds
 
 
@@ -145,7 +146,8 @@ def test_report_matches_the_contract_with_both_stores_up(demo):
     assert mongo_check["pool"]["max_size"] == 20 and mongo_check["pool"]["min_size"] == 5
     generations = report["checks"]["consistency"].pop("generation")  # the data generation of each store (#19)
     assert generations["match"] and generations["postgresql"] == generations["mongodb"]
-    assert report["checks"]["consistency"] == {"status": "healthy", "role_drift": 0, "orphans": 0}
+    assert report["checks"]["consistency"] == {"status": "healthy", "role_drift": 0, "orphans": 0,
+                                               "pending": {"count": 0, "oldest_age_s": None}}
     assert health.EXIT_CODES[report["status"]] == 0
 
 
@@ -193,7 +195,8 @@ def test_role_drift_makes_the_report_degraded_until_repaired(demo):
     assert report["status"] == "degraded"
     assert report["checks"]["consistency"]["generation"]["match"]  # the same data generation in both (#19)
     report["checks"]["consistency"].pop("generation")
-    assert report["checks"]["consistency"] == {"status": "degraded", "role_drift": 1, "orphans": 0}
+    assert report["checks"]["consistency"] == {"status": "degraded", "role_drift": 1, "orphans": 0,
+                                               "pending": {"count": 0, "oldest_age_s": None}}
     assert report["checks"]["postgresql"]["status"] == report["checks"]["mongodb"]["status"] == "healthy"
 
     consistency.repair_drift(actor_id=ahmed)

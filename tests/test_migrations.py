@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, inspect, pool, text
 from p2p_store.stores import pg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TABLES = {"users", "user_sessions", "system_configs", "role_changes"}
+TABLES = {"users", "user_sessions", "system_configs", "events"}
 
 
 @pytest.fixture

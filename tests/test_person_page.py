@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from p2p_store.accounts import directory
 from p2p_store.stores import mongo, pg
-from p2p_store.stores.models import RoleChange
+from p2p_store.stores.models import Event
 from seed.dataset import user_id_for
 from tests.conftest import REPO_ROOT
 
@@ -39,8 +39,8 @@ def button(at: AppTest, label_start: str):
 
 def audit_rows(action: str, email: str) -> int:
     with pg.new_session() as session:
-        return session.scalar(select(func.count()).select_from(RoleChange)
-                              .where(RoleChange.action == action, RoleChange.user_email == email))
+        return session.scalar(select(func.count()).select_from(Event)
+                              .where(Event.action == action, Event.object_email == email))
 
 
 def snapshot() -> list[tuple]:

@@ -188,11 +188,11 @@ def test_reseed_and_reset_keep_the_audit_table(demo):
     from p2p_store.stores import pg
 
     with pg.get_engine().begin() as conn:
-        before = conn.execute(text("SELECT count(*) FROM role_changes")).scalar_one()
-        conn.execute(text("INSERT INTO role_changes (changed_by_email, user_id, user_email, old_role, new_role, "
-                          "pg_outcome, mongo_outcome) SELECT email, id, email, 'user', 'member', 'applied', "
-                          "'applied' FROM users LIMIT 1"))
+        before = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
+        conn.execute(text("INSERT INTO events (actor_email, action, object_kind, object_id, object_email, "
+                          "pg_outcome, mongo_outcome, request_id) SELECT email, 'change_role', 'account', id::text, "
+                          "email, 'applied', 'n/a', 'test' FROM users LIMIT 1"))
     loader.reset()
     loader.reseed()
-    with pg.get_engine().connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM role_changes")).scalar_one() == before + 1
+    with pg.get_engine().connect() as conn:  # the earlier event kept, plus one event each for reset and reseed (#16)
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == before + 3

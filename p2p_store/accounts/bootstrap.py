@@ -10,12 +10,12 @@ from pymongo import WriteConcern
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from p2p_store import vocabulary
+from p2p_store import audit, vocabulary
 from p2p_store.accounts.lifecycle import MIN_PASSWORD, validate_fields
 from p2p_store.accounts.passwords import hash_password
 from p2p_store.errors import InvalidInput
 from p2p_store.stores import mongo, pg
-from p2p_store.stores.models import RoleChange, User, UserSession
+from p2p_store.stores.models import User, UserSession
 
 CLI_ACTOR = "command line (create-admin)"
 
@@ -27,11 +27,10 @@ def no_active_admin() -> bool:
 
 
 def _audit(session: Session, user: User, action: str, old_role: str | None, note: str) -> None:
-    """The audit row, written the way accounts.lifecycle writes it today (one function, so the event
-    log of #16 can replace it in one place)."""
-    session.add(RoleChange(changed_by_id=None, changed_by_email=CLI_ACTOR, user_id=user.id, user_email=user.email,
-                           action=action, old_role=old_role, new_role="admin", pg_outcome="applied",
-                           mongo_outcome="applied", note=note[:2000]))
+    """The event of this change (p2p_store/audit.py); MongoDB is written here directly, so not pending."""
+    audit.record(session, actor_id=None, actor_email=CLI_ACTOR, action=action, kind="account", object_id=user.id,
+                 object_email=user.email, version=user.version, before={"role": old_role} if old_role else None,
+                 after={"role": "admin", "is_active": True}, note=note)
 
 
 def create_admin(*, email: str, password: str, full_name: str | None = None) -> dict[str, Any]:

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from p2p_store import audit, outbox
 from p2p_store.access import require_admin
 from p2p_store.stores import mongo, pg
-from p2p_store.stores.models import RoleChange, User
+from p2p_store.stores.models import Event, User
 
 
 def _pg_roles() -> dict[str, str]:
@@ -54,12 +55,13 @@ def is_uuid(text: str) -> bool:
 
 
 def repair_drift(*, actor_id: str) -> list[dict[str, Any]]:
-    """Make every profile's copy of the role match PostgreSQL (admins only), one audit row per person.
+    """Make every profile's copy of the account match PostgreSQL (admins only), one event per person.
 
-    A missing profile is created from the account; a profile without an account is left in place
-    and reported (deleting a person's profile is a decision for a person, not a repair).
+    Each repair is an event pending in MongoDB, applied right after the commit by the projector
+    (p2p_store/outbox.py), which also creates a missing profile from the account. A profile without
+    an account is left in place and reported (deleting a person's profile is a decision for a
+    person, not a repair).
     """
-    profiles = mongo.get_db()[mongo.PROFILES]
     done = []
     with pg.new_session() as session, session.begin():
         actor = require_admin(session, actor_id)
@@ -71,18 +73,19 @@ def repair_drift(*, actor_id: str) -> list[dict[str, Any]]:
             if user is None:
                 continue
             if row["problem"] == "no profile":
-                profiles.update_one({"_id": row["user_id"]}, {"$setOnInsert": {
-                    "email": user.email, "full_name": user.full_name, "company": user.company,
-                    "role": user.role, "expertise": []}}, upsert=True)
                 action = "profile created from account"
             else:
-                profiles.update_one({"_id": row["user_id"]}, {"$set": {"role": user.role}})
                 action = f"profile role {row['mongo_role']} → {user.role}"
-            session.add(RoleChange(changed_by_id=actor.id, changed_by_email=actor.email, user_id=user.id,
-                                   user_email=user.email, action="repair_drift", old_role=row["mongo_role"],
-                                   new_role=user.role, pg_outcome="unchanged", mongo_outcome="repaired",
-                                   note=action))
-            done.append({**row, "email": user.email, "action": action})
+            event = audit.record(session, actor_id=actor.id, actor_email=actor.email, action="repair_drift",
+                         kind="account", object_id=user.id, object_email=user.email, version=user.version,
+                         before={"role": row["mongo_role"]} if row["mongo_role"] is not None else None,
+                         after={"email": user.email, "full_name": user.full_name, "company": user.company,
+                                "role": user.role, "is_active": user.is_active},
+                         mongo="pending", note=action)
+            done.append({**row, "email": user.email, "action": action, "event_id": event.id})
+    for row in done:
+        if "event_id" in row:
+            row["mongo_outcome"] = outbox.apply_after_commit(row["event_id"], row["user_id"])
     return done
 
 
@@ -117,8 +120,7 @@ def _inside(lon: float, lat: float) -> bool:
 def deleted_account_ids() -> set[str]:
     """Ids of accounts deleted on purpose (from the audit): their posts are "former member", not orphans."""
     with pg.new_session() as session:
-        return {str(u) for u in session.scalars(select(RoleChange.user_id).where(
-            RoleChange.action == "delete_account"))}
+        return set(session.scalars(select(Event.object_id).where(Event.action == "delete_account")))
 
 
 def unknown_forum_authors() -> list[dict[str, Any]]:

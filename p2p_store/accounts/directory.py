@@ -8,14 +8,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import pymongo.errors
-from pymongo import WriteConcern
 from sqlalchemy import Select, and_, func, or_, select
 
-from p2p_store import access, vocabulary
-from p2p_store.errors import DomainError, InvalidInput, NotFound, StoreUnavailable
+from p2p_store import access, audit, outbox, vocabulary
+from p2p_store.errors import DomainError, InvalidInput, NotFound
 from p2p_store.stores import mongo, pg
-from p2p_store.stores.models import RoleChange, User
+from p2p_store.stores.models import Event, User
 from p2p_store.vocabulary import ROLES
 
 MAX_SEARCH = 200  # characters of a search box
@@ -23,7 +21,6 @@ MAX_PAGE_SIZE = 200
 EXPORT_LIMIT = 10_000  # rows in a CSV download
 SORTABLE = {"full_name": User.full_name, "email": User.email, "company": User.company, "role": User.role,
             "is_active": User.is_active, "last_login_at": User.last_login_at, "created_at": User.created_at}
-_DURABLE = WriteConcern(w=1, j=True)  # a role copy acknowledged before a crash must survive it
 
 
 @dataclass(frozen=True)
@@ -192,11 +189,10 @@ def people_choices() -> list[dict[str, Any]]:
 
 
 def change_role(*, actor_id: str, user_id: str, new_role: str, expected_version: int) -> dict[str, Any]:
-    """Change a person's role in PostgreSQL and in their Mongo profile as one unit, with an audit row.
-
-    PostgreSQL first (row locked, version checked, audit row in the same transaction), then the
-    profile; if the profile write fails the PostgreSQL transaction is rolled back, so the stores
-    never disagree. Raises PermissionDenied, InvalidInput, NotFound, Conflict, LastAdmin, StoreUnavailable.
+    """Change a person's role: PostgreSQL and its event (pending in MongoDB) in one transaction, then
+    the profile's copy right after the commit (#16 outbox, p2p_store/outbox.py). MongoDB down does not
+    refuse the change: ``mongo_outcome`` is then ``pending`` and a projector applies it later.
+    Raises PermissionDenied, InvalidInput, NotFound, Conflict, LastAdmin.
     """
     if new_role not in ROLES:
         raise InvalidInput(f"Unknown role {str(new_role)[:40]!r}; pick one of {', '.join(ROLES)}.")
@@ -207,7 +203,6 @@ def change_role(*, actor_id: str, user_id: str, new_role: str, expected_version:
         expected_version = int(expected_version)
     except (TypeError, ValueError):
         raise InvalidInput("Missing record version; reload the page.") from None
-    profiles = mongo.get_db()[mongo.PROFILES].with_options(write_concern=_DURABLE)
     with pg.new_session() as session, session.begin():
         actor = access.require_admin(session, actor_id)
         user = session.scalar(select(User).where(User.id == uid).with_for_update())
@@ -220,30 +215,25 @@ def change_role(*, actor_id: str, user_id: str, new_role: str, expected_version:
         access.ensure_not_last_admin(session, user)
         user.role = new_role
         session.flush()  # bumps version; fails here if a concurrent writer got in first
-        try:
-            res = profiles.update_one({"_id": str(uid)}, {"$set": {"role": new_role}})
-        except pymongo.errors.PyMongoError as exc:
-            raise StoreUnavailable("MongoDB did not answer, so the role was not changed in either store. "
-                            "Try again when it is back.") from exc
-        mongo_outcome = "applied" if res.matched_count else "no profile"
-        session.add(RoleChange(changed_by_id=actor.id, changed_by_email=actor.email, user_id=uid,
-                               user_email=user.email, action="change_role", old_role=old_role,
-                               new_role=new_role, pg_outcome="applied", mongo_outcome=mongo_outcome))
+        event_id = audit.record(session, actor_id=actor.id, actor_email=actor.email, action="change_role",
+                                kind="account", object_id=uid, object_email=user.email, version=user.version,
+                                before={"role": old_role}, after={"role": new_role}, mongo="pending").id
         new_version = user.version
         name = user.full_name
-        try:
-            session.flush()
-        except Exception:
-            # PostgreSQL will roll back: put the profile's copy back so the stores still agree.
-            if res.matched_count:
-                profiles.update_one({"_id": str(uid)}, {"$set": {"role": old_role}})
-            raise
+    mongo_outcome = outbox.apply_after_commit(event_id, str(uid))
     return {"user_id": str(uid), "full_name": name, "old_role": old_role, "new_role": new_role,
-            "version": new_version, "mongo_outcome": mongo_outcome}
+            "version": new_version, "mongo_outcome": mongo_outcome, "event_id": event_id}
 
 
 def change_roles(*, actor_id: str, people: list[dict[str, Any]], new_role: str) -> list[dict[str, Any]]:
     """Bulk role change: each person is one unit of work; returns an outcome line per person."""
+    outcomes = []
+    with audit.request():  # one request id for the whole bulk change
+        outcomes.extend(_change_each(actor_id, people, new_role))
+    return outcomes
+
+
+def _change_each(actor_id: str, people: list[dict[str, Any]], new_role: str) -> list[dict[str, Any]]:
     outcomes = []
     for person in people:
         try:
@@ -257,16 +247,20 @@ def change_roles(*, actor_id: str, people: list[dict[str, Any]], new_role: str) 
 
 
 def list_role_changes(*, person: str = "", admin: str = "", limit: int = 200) -> list[dict[str, Any]]:
-    """The audit, newest first; ``person`` / ``admin`` filter by email or id substring."""
+    """The event log, newest first, in the Users page's shape; ``person`` / ``admin`` filter by email or
+    id substring. Reads through p2p_store/audit.py's table (#16)."""
     person = clean_text(person, field="Person filter")
     admin = clean_text(admin, field="Admin filter")
-    stmt = select(RoleChange).order_by(RoleChange.changed_at.desc(), RoleChange.id.desc())
+    stmt = select(Event).order_by(Event.id.desc())
     if person:
-        stmt = stmt.where(RoleChange.user_email.ilike(_like_pattern(person), escape="\\"))
+        pattern = _like_pattern(person)
+        stmt = stmt.where(or_(Event.object_email.ilike(pattern, escape="\\"),
+                              Event.object_id.ilike(pattern, escape="\\")))
     if admin:
-        stmt = stmt.where(RoleChange.changed_by_email.ilike(_like_pattern(admin), escape="\\"))
+        stmt = stmt.where(Event.actor_email.ilike(_like_pattern(admin), escape="\\"))
     with pg.new_session() as session:
         rows = session.scalars(stmt.limit(min(max(int(limit), 1), 1000))).all()
-    return [{"when": r.changed_at, "admin": r.changed_by_email, "person": r.user_email, "action": r.action,
-             "old_role": r.old_role, "new_role": r.new_role, "postgresql": r.pg_outcome,
-             "mongodb": r.mongo_outcome, "note": r.note} for r in rows]
+    return [{"when": r.at, "admin": r.actor_email, "person": r.object_email or r.object_id, "action": r.action,
+             "old_role": (r.before or {}).get("role"), "new_role": (r.after or {}).get("role"),
+             "postgresql": r.pg_outcome, "mongodb": r.mongo_outcome,
+             "note": r.note or audit.readable(r.before, r.after)} for r in rows]

@@ -1,41 +1,38 @@
 """The whole life of an account, always in both stores at once: create, edit, deactivate/reactivate,
 delete, reset a password, change one's own password, and sign-in sessions.
 
-Pattern of every write: PostgreSQL transaction (row locked, version checked, audit row), then the
-Mongo profile; a failed profile write rolls PostgreSQL back, and a failed PostgreSQL commit after
-the profile write puts the profile back, so the two stores never disagree.
+Pattern of every write (#16, the transactional outbox): one PostgreSQL transaction (row locked,
+access and version checked, the change and its event, pending in MongoDB), then right after the
+commit :func:`p2p_store.outbox.apply_after_commit` copies it to the profile and marks the event
+applied. MongoDB down is not a refusal: the change stands and shows as "pending in MongoDB" until
+a projector applies it (p2p_store/outbox.py).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pymongo.errors
-from pymongo import WriteConcern
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from p2p_store import access, vocabulary
+from p2p_store import access, audit, outbox, vocabulary
 from p2p_store.accounts.auth import SignedIn, _token_hash
 from p2p_store.accounts.directory import clean_text
 from p2p_store.accounts.passwords import hash_password, temporary_password, verify_password
-from p2p_store.errors import InvalidInput, NotFound, PermissionDenied, StoreUnavailable
+from p2p_store.errors import InvalidInput, NotFound, PermissionDenied
 from p2p_store.stores import mongo, pg
-from p2p_store.stores.models import RoleChange, User, UserSession
+from p2p_store.stores.models import User, UserSession
 from p2p_store.vocabulary import ROLES
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 MIN_PASSWORD = 10
 MAX_EXPERTISE = 10
-_DURABLE = WriteConcern(w=1, j=True)
-STORE_DOWN = "MongoDB did not answer, so nothing was changed in either store. Try again when it is back."
+PROFILE_ONLY = ("industry", "city", "region", "job_title", "expertise")  # fields MongoDB alone holds
 
 
 @dataclass(frozen=True)
@@ -99,35 +96,23 @@ def _locked_user(session: Session, user_id: object, expected_version: object | N
     return user
 
 
-def _audit(session: Session, actor: User, user: User | None, action: str, *, note: str, mongo_outcome: str,
-           user_id: uuid.UUID | None = None, email: str | None = None, old_role: str | None = None,
-           new_role: str | None = None) -> None:
-    session.add(RoleChange(changed_by_id=actor.id, changed_by_email=actor.email,
-                           user_id=user.id if user else user_id, user_email=user.email if user else (email or ""),
-                           action=action, old_role=old_role, new_role=new_role, pg_outcome="applied",
-                           mongo_outcome=mongo_outcome, note=note[:2000]))
+def _event(session: Session, actor: User, user: User, action: str, *, before: dict[str, Any] | None,
+           after: dict[str, Any] | None, mongo: str = "pending", note: str = "",
+           version: int | None = None) -> int:
+    """The one event of this change (p2p_store/audit.py), in the same transaction; returns its id."""
+    return audit.record(session, actor_id=actor.id, actor_email=actor.email, action=action, kind="account",
+                        object_id=user.id, object_email=user.email,
+                        version=user.version if version is None else version, before=before, after=after,
+                        mongo=mongo, note=note).id
 
 
-def _profiles():
-    return mongo.get_db()[mongo.PROFILES].with_options(write_concern=_DURABLE)
-
-
-@contextmanager
-def _mongo_step() -> Iterator[None]:
-    """A Mongo read or write inside a PostgreSQL transaction: if it fails, the transaction rolls back."""
+def _current_profile(user_id: uuid.UUID) -> dict[str, Any] | None:
+    """The profile as MongoDB has it now, or None when MongoDB does not answer (the edit still goes
+    ahead; the event then records the profile-only fields' old values as unknown)."""
     try:
-        yield
-    except pymongo.errors.DuplicateKeyError:
-        raise InvalidInput("An account with this email exists.") from None
-    except pymongo.errors.PyMongoError as exc:
-        raise StoreUnavailable(STORE_DOWN) from exc
-
-
-def _profile_doc(uid: uuid.UUID, fields: AccountFields, role: str) -> dict[str, Any]:
-    return {"_id": str(uid), "email": fields.email, "full_name": fields.full_name, "company": fields.company,
-            "role": role, "industry": fields.industry, "city": fields.city, "region": fields.region,
-            "job_title": fields.job_title, "expertise": fields.expertise, "bio": "",
-            "joined_at": datetime.now(UTC)}
+        return mongo.get_db()[mongo.PROFILES].find_one({"_id": str(user_id)}) or {}
+    except pymongo.errors.PyMongoError:
+        return None
 
 
 def _email_taken(session: Session, email: str, except_id: uuid.UUID | None = None) -> bool:
@@ -158,18 +143,13 @@ def create_account(*, actor_id: str, full_name: str, email: str, company: str = 
             session.flush()
         except IntegrityError:
             raise InvalidInput("An account with this email exists.") from None
-        with _mongo_step():
-            # upsert: a leftover profile with this id (an earlier half-finished create) is replaced
-            _profiles().replace_one({"_id": str(uid)}, _profile_doc(uid, fields, role), upsert=True)
-        _audit(session, actor, user, "create_account", note=f"created as {role}", mongo_outcome="applied",
-               new_role=role)
-        try:
-            session.flush()
-        except Exception:
-            _profiles().delete_one({"_id": str(uid)})
-            raise
+        after = {"full_name": fields.full_name, "email": fields.email, "company": fields.company, "role": role,
+                 "is_active": True, **{k: getattr(fields, k) for k in PROFILE_ONLY}}
+        event_id = _event(session, actor, user, "create_account", before=None, after=after,
+                          note=f"created as {role}")
+    outcome = outbox.apply_after_commit(event_id, str(uid))
     return {"id": str(uid), "email": fields.email, "full_name": fields.full_name, "role": role,
-            "temporary_password": password}
+            "temporary_password": password, "mongo_outcome": outcome}
 
 
 def update_account(*, actor_id: str, user_id: str, expected_version: int, full_name: str, email: str,
@@ -187,29 +167,29 @@ def update_account(*, actor_id: str, user_id: str, expected_version: int, full_n
             raise PermissionDenied("Only an admin may change an email address; nothing was changed.")
         if _email_taken(session, fields.email, except_id=user.id):
             raise InvalidInput("An account with this email exists.")
-        before = {"full_name": user.full_name, "email": user.email, "company": user.company}
-        with _mongo_step():
-            old_profile = _profiles().find_one({"_id": str(user.id)}) or {}
+        profile = _current_profile(user.id)
+        old = {"full_name": user.full_name, "email": user.email, "company": user.company}
+        if profile is not None:
+            old.update({k: profile.get(k, [] if k == "expertise" else "") for k in PROFILE_ONLY})
+        new = {"full_name": fields.full_name, "email": fields.email, "company": fields.company,
+               **{k: getattr(fields, k) for k in PROFILE_ONLY}}
+        if fields.city and not fields.region and old.get("region"):
+            new["region"] = old["region"]  # a city not in the list keeps the region it had (#15.6: Arabic spellings)
+        changed = [k for k in new if k not in old or old[k] != new[k]]
         user.full_name, user.email, user.company = fields.full_name, fields.email, fields.company
+        if changed:
+            user.updated_at = func.now()  # a profile-only edit bumps the version too (optimistic locking)
         session.flush()
-        update = {"email": fields.email, "full_name": fields.full_name, "company": fields.company,
-                  "industry": fields.industry, "city": fields.city,
-                  # a city not in the list keeps the region it had (#15.6: an Arabic spelling never clears it)
-                  "region": fields.region or (old_profile.get("region", "") if fields.city else ""),
-                  "job_title": fields.job_title, "expertise": fields.expertise, "role": user.role}
-        with _mongo_step():
-            _profiles().update_one({"_id": str(user.id)}, {"$set": update}, upsert=True)
-        changed = {k: (old_profile.get(k, before.get(k)), v) for k, v in update.items()
-                   if old_profile.get(k, before.get(k)) != v and k != "role"}
-        note = "; ".join(f"{k}: {old!r} → {new!r}" for k, (old, new) in changed.items()) or "no change"
-        _audit(session, actor, user, "update_account", note=note, mongo_outcome="applied")
-        try:
-            session.flush()
-        except Exception:
-            if old_profile:
-                _profiles().replace_one({"_id": str(user.id)}, old_profile)
-            raise
-        return {"id": str(user.id), "version": user.version, "changes": note}
+        before = {k: old.get(k) for k in changed}
+        after = {k: new[k] for k in changed}
+        note = audit.readable(before, after) or "no change"
+        if profile is None:
+            note += " (MongoDB did not answer: earlier profile values unknown)"
+        event_id = _event(session, actor, user, "update_account", before=before, after=after,
+                          mongo="pending" if changed else "n/a", note=note)
+        uid, version = user.id, user.version
+    outcome = outbox.apply_after_commit(event_id, str(uid)) if changed else "n/a"
+    return {"id": str(uid), "version": version, "changes": note, "mongo_outcome": outcome}
 
 
 def set_active(*, actor_id: str, user_id: str, active: bool, expected_version: int) -> dict[str, Any]:
@@ -229,11 +209,13 @@ def set_active(*, actor_id: str, user_id: str, active: bool, expected_version: i
         if not active:
             ended = session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount
         session.flush()
-        with _mongo_step():
-            _profiles().update_one({"_id": str(user.id)}, {"$set": {"is_active": active}})
-        _audit(session, actor, user, "reactivate" if active else "deactivate",
-               note=f"{ended} sign-in(s) ended" if not active else "", mongo_outcome="applied")
-        return {"id": str(user.id), "is_active": active, "sessions_ended": ended, "version": user.version}
+        event_id = _event(session, actor, user, "reactivate" if active else "deactivate",
+                          before={"is_active": not active}, after={"is_active": active},
+                          note=f"{ended} sign-in(s) ended" if not active else "")
+        uid, version = user.id, user.version
+    outcome = outbox.apply_after_commit(event_id, str(uid))
+    return {"id": str(uid), "is_active": active, "sessions_ended": ended, "version": version,
+            "mongo_outcome": outcome}
 
 
 def delete_account(*, actor_id: str, user_id: str, confirm: str) -> dict[str, Any]:
@@ -247,22 +229,15 @@ def delete_account(*, actor_id: str, user_id: str, confirm: str) -> dict[str, An
         if user.id == actor.id:
             raise InvalidInput("You cannot delete your own account.")
         access.ensure_not_last_admin(session, user)
-        with _mongo_step():
-            profile = _profiles().find_one({"_id": str(user.id)})
-        uid, email, name, role = user.id, user.email, user.full_name, user.role
+        uid, email, name = user.id, user.email, user.full_name
+        before = {"full_name": user.full_name, "email": user.email, "company": user.company, "role": user.role,
+                  "is_active": user.is_active}
+        event_id = _event(session, actor, user, "delete_account", before=before, after=None,
+                          note=f"deleted {name}; posts kept as former member")
         session.delete(user)
         session.flush()
-        with _mongo_step():
-            _profiles().delete_one({"_id": str(uid)})
-        _audit(session, actor, None, "delete_account", user_id=uid, email=email, old_role=role,
-               note=f"deleted {name}; posts kept as former member", mongo_outcome="applied")
-        try:
-            session.flush()
-        except Exception:
-            if profile:
-                _profiles().insert_one(profile)
-            raise
-    return {"id": str(uid), "email": email, "full_name": name}
+    outcome = outbox.apply_after_commit(event_id, str(uid))
+    return {"id": str(uid), "email": email, "full_name": name, "mongo_outcome": outcome}
 
 
 def reset_password(*, actor_id: str, user_id: str) -> dict[str, Any]:
@@ -271,10 +246,13 @@ def reset_password(*, actor_id: str, user_id: str) -> dict[str, Any]:
     with pg.new_session() as session, session.begin():
         actor = access.require_admin(session, actor_id)
         user = _locked_user(session, user_id)
+        was_temporary = user.must_change_password
         user.password_hash = hash_password(password)
         user.must_change_password = True
         ended = session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount
-        _audit(session, actor, user, "reset_password", note=f"{ended} sign-in(s) ended", mongo_outcome="n/a")
+        session.flush()
+        _event(session, actor, user, "reset_password", before={"must_change_password": was_temporary},
+               after={"must_change_password": True}, mongo="n/a", note=f"{ended} sign-in(s) ended")
         name = user.full_name
     return {"id": str(user_id), "full_name": name, "temporary_password": password, "sessions_ended": ended}
 
@@ -291,12 +269,15 @@ def change_own_password(*, me: SignedIn, current_password: str, new_password: st
         user = _locked_user(session, me.user_id)
         if not verify_password(user.password_hash, current_password):
             raise InvalidInput("Your current password is wrong.")
+        was_temporary = user.must_change_password
         user.password_hash = hash_password(new_password)
         user.must_change_password = False
 
         session.execute(delete(UserSession).where(UserSession.user_id == user.id,
                                                   UserSession.token_hash != _token_hash(me.token)))
-        _audit(session, user, user, "change_password", note="by the person", mongo_outcome="n/a")
+        session.flush()
+        _event(session, user, user, "change_own_password", before={"must_change_password": was_temporary},
+               after={"must_change_password": False}, mongo="n/a", note="by the person")
     return True
 
 
@@ -330,7 +311,9 @@ def end_session(*, actor_id: str, session_id: str) -> bool:
         actor = access.require_self_or_admin(session, actor_id, target.user_id,
                                              message="You may end only your own sign-ins.")
         owner = session.get(User, target.user_id)
+        since = f"{target.created_at:%Y-%m-%d %H:%M}"
         session.delete(target)
-        _audit(session, actor, owner, "end_session", note=f"sign-in since {target.created_at:%Y-%m-%d %H:%M}",
-               mongo_outcome="n/a")
+        if owner is not None:
+            _event(session, actor, owner, "end_session", before={"sign_in_since": since}, after={"sign_in_since": None},
+                   mongo="n/a", note=f"sign-in since {since}")
     return True

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from p2p_store import access
 from p2p_store.errors import NotFound
 from p2p_store.stores import pg
-from p2p_store.stores.models import RoleChange, User, UserSession
+from p2p_store.stores.models import UserSession
 
 MAX_ROWS = 500
 
@@ -47,19 +47,3 @@ def person_sessions(*, actor_id: str, user_id: str, current_token_hash: str | No
              "user_agent": s.user_agent, "device": device_label(s.user_agent),
              "current": current_token_hash is not None and s.token_hash == current_token_hash} for s in rows]
 
-
-def history_of(*, actor_id: str, user_id: str, limit: int = 200) -> list[dict[str, Any]]:
-    """Audit rows about this person or done by them, newest first (admins only)."""
-    uid = access.as_uuid(user_id)
-    if uid is None:
-        raise NotFound("No such account.")
-    with pg.new_session() as session:
-        access.require_admin(session, actor_id, what="read a person's history")
-        person = session.get(User, uid)
-        stmt = select(RoleChange).where(or_(RoleChange.user_id == uid, RoleChange.changed_by_id == uid))
-        rows = session.scalars(stmt.order_by(RoleChange.changed_at.desc(), RoleChange.id.desc())
-                               .limit(min(max(int(limit), 1), 1000))).all()
-    name = person.full_name if person else ""
-    return [{"when": r.changed_at, "by": r.changed_by_email, "whom": r.user_email if r.user_id != uid else name,
-             "action": r.action.replace("_", " "), "old_role": r.old_role or "", "new_role": r.new_role or "",
-             "note": r.note} for r in rows]

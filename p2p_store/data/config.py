@@ -1,9 +1,8 @@
 """System configuration (the ``system_configs`` rows, the last-seed record among them): list them,
 and let an admin replace a value, with an audit row.
 
-The audit reuses the role-change log (``RoleChange``) with ``action="edit_config"``, the key in
-``note``, and the admin as both actor and subject (the row has no config columns; the old and new
-values are not kept there).
+Each edit writes one event (p2p_store/audit.py): ``action="edit_config"``, object kind ``config``,
+the key as object id, the old and new value as ``before`` / ``after``.
 """
 
 from __future__ import annotations
@@ -14,10 +13,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from p2p_store import audit
 from p2p_store.access import require_admin
 from p2p_store.errors import Conflict, InvalidInput, NotFound
 from p2p_store.stores import pg
-from p2p_store.stores.models import RoleChange, SystemConfig
+from p2p_store.stores.models import Event, SystemConfig
 
 MAX_VALUE_CHARS = 20_000  # characters of JSON text an admin may save for one key
 MAX_KEY_CHARS = 100  # the column's width
@@ -99,11 +99,11 @@ def update_config(*, actor_id: str, key: str, value_text: str,
                            "reload and try again.")
         if row.value == value:
             raise InvalidInput(f"{key!r} already has this value; nothing was changed.")
+        old_value = row.value
         row.value = value
         row.updated_by = actor.email
-        session.add(RoleChange(changed_by_id=actor.id, changed_by_email=actor.email, user_id=actor.id,
-                               user_email=actor.email, action=EDIT_ACTION, old_role=None, new_role=None,
-                               pg_outcome="applied", mongo_outcome="not involved", note=key))
+        audit.record(session, actor_id=actor.id, actor_email=actor.email, action=EDIT_ACTION, kind="config",
+                     object_id=key, before={"value": old_value}, after={"value": value}, mongo="n/a", note=key)
         session.flush()
         session.refresh(row)
         return {"key": row.key, "value": row.value, "updated_at": row.updated_at, "updated_by": row.updated_by}
@@ -113,6 +113,6 @@ def list_config_changes(*, limit: int = 50) -> list[dict[str, Any]]:
     """The configuration edits, newest first: when, admin, key."""
     limit = min(max(int(limit), 1), 500)
     with pg.new_session() as session:
-        rows = session.scalars(select(RoleChange).where(RoleChange.action == EDIT_ACTION)
-                               .order_by(RoleChange.changed_at.desc(), RoleChange.id.desc()).limit(limit)).all()
-    return [{"when": r.changed_at, "admin": r.changed_by_email, "key": r.note} for r in rows]
+        rows = session.scalars(select(Event).where(Event.action == EDIT_ACTION)
+                               .order_by(Event.id.desc()).limit(limit)).all()
+    return [{"when": r.at, "admin": r.actor_email, "key": r.object_id} for r in rows]

@@ -103,9 +103,9 @@ EXAMPLES: tuple[Example, ...] = (
             "SELECT u.email, count(s.id) AS sessions, max(s.created_at) AS last_sign_in\n"
             "FROM users u LEFT JOIN user_sessions s ON s.user_id = u.id\nGROUP BY u.email\n"
             "ORDER BY sessions DESC, u.email"),
-    Example("Role changes (audit)", "postgresql",
-            "SELECT changed_at, changed_by_email, user_email, old_role, new_role, mongo_outcome\n"
-            "FROM role_changes\nORDER BY changed_at DESC\nLIMIT 50"),
+    Example("Event log (audit)", "postgresql",
+            "SELECT at, actor_email, action, object_email, before, after, mongo_outcome\n"
+            "FROM events\nORDER BY id DESC\nLIMIT 50"),
     Example("Posts per category", "mongodb",
             '[{"$group": {"_id": "$category", "posts": {"$sum": 1}}},\n {"$sort": {"posts": -1}}]',
             "forum_posts", "pipeline"),

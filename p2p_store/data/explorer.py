@@ -430,7 +430,7 @@ def sort_fields(*, store: str, name: str) -> list[str]:
     fields = (_pg_fields(name) if _check_store(store) == POSTGRESQL
               else _mongo_fields(_collection_name(name)))
     names = [f.name for f in fields.values() if f.sortable]
-    preferred = [n for n in ("created_at", "changed_at", "last_failure_at", "updated_at") if n in names]
+    preferred = [n for n in ("created_at", "at", "last_failure_at", "updated_at") if n in names]
     first = preferred[0] if preferred else None
     return ([first] if first else []) + [n for n in names if n != first]
 

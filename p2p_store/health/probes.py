@@ -26,12 +26,14 @@ import psycopg
 import pymongo
 from sqlalchemy.engine import make_url
 
+from p2p_store import outbox
 from p2p_store.accounts import consistency
 from p2p_store.health.threads import forget_flights
 from p2p_store.settings import Settings, get_settings
 from p2p_store.stores import generation, mongo, pg, schema
 from p2p_store.stores.handle import StoreHandle
 
+PENDING_LATE_S = 60.0  # seconds an event may wait for MongoDB before the report says degraded (#16)
 CONSISTENCY_MAX_AGE_S = 10.0  # seconds a consistency count is reused (it scans profiles)
 _consistency_lock = threading.Lock()
 _consistency_cache: dict[int, tuple[float, dict[str, Any]]] = {}  # targets serial -> (monotonic, result)
@@ -290,11 +292,13 @@ def check_consistency(targets: Targets) -> dict[str, Any]:
     found = {"postgresql": generations["postgresql"], "mongodb": generations["mongodb"],
              "match": generations["match"]}
     if not found["match"]:  # a reseed killed mid-swap (#19)
-        return {"status": "degraded", **counts, "generation": found,
+        return {"status": "degraded", **counts, "pending": outbox.pending_summary(), "generation": found,
                 "error": "the stores hold different data generations (an interrupted reseed); "
                          "`python -m p2p_store up` finishes it, `python -m seed` reseeds"}
+    pending = outbox.pending_summary()  # the event log is the outbox (#16)
+    late = (pending["oldest_age_s"] or 0) > PENDING_LATE_S
     bad = counts["role_drift"] + counts["orphans"]
-    return {"status": "degraded" if bad else "healthy", **counts, "generation": found}
+    return {"status": "degraded" if bad or late else "healthy", **counts, "pending": pending, "generation": found}
 
 
 def consistency_job(targets: Targets) -> Callable[[], dict[str, Any]]:

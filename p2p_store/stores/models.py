@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -106,26 +107,43 @@ class SystemConfig(Base):
     updated_by: Mapped[str | None] = mapped_column(String(254))
 
 
-class RoleChange(Base):
-    """Append-only audit of role changes: who, whom, old → new, when, and the outcome in each store.
+class Event(Base):
+    """The append-only event log, and the outbox of MongoDB writes (#16, docs/architecture.md).
 
-    No foreign keys: the audit outlives the accounts it mentions, so it stores ids and emails as text.
+    One row per change: who (actor), what (action, object kind/id/email), the fields ``before`` and
+    ``after`` (JSON, never a password), the outcome in each store and the request id. A trigger
+    (migration 0002_events) refuses UPDATE, DELETE and TRUNCATE, except the one transition
+    ``mongo_outcome`` pending → applied (with ``applied_at``). ``object_version`` is the account's
+    version after the change: the projector never lets an older event overwrite a newer profile.
+    No foreign keys: the log outlives the accounts it mentions.
     """
 
-    __tablename__ = "role_changes"
-    __table_args__ = (Index("ix_role_changes_user_id_changed_at", "user_id", "changed_at"),)
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_object_id_id", "object_id", "id"),
+        Index("ix_events_object_email_id", "object_email", "id"),
+        Index("ix_events_actor_email_id", "actor_email", "id"),
+        Index("ix_events_action_id", "action", "id"),
+        Index("ix_events_at", "at"),
+        Index("ix_events_pending", "id", postgresql_where=text("mongo_outcome = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
-    changed_by_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
-    changed_by_email: Mapped[str] = mapped_column(String(254))
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    user_email: Mapped[str] = mapped_column(String(254))
-    action: Mapped[str] = mapped_column(String(32), server_default="change_role")
-    old_role: Mapped[str | None] = mapped_column(String(16))
-    new_role: Mapped[str | None] = mapped_column(String(16))
-    pg_outcome: Mapped[str] = mapped_column(String(32))
-    mongo_outcome: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    actor_email: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(32))
+    object_kind: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str] = mapped_column(String(100))
+    object_email: Mapped[str] = mapped_column(String(254), server_default="")
+    object_version: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    pg_outcome: Mapped[str] = mapped_column(String(16), server_default="applied")
+    mongo_outcome: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str] = mapped_column(String(36))
+    reverts_id: Mapped[int | None] = mapped_column(BigInteger)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str] = mapped_column(Text, server_default="")
 
 

@@ -19,7 +19,7 @@ MOHAMMED_ID = str(user_id_for(MOHAMMED))
 
 def _audit(app_url, action: str) -> int:
     with psycopg.connect(_db_url(app_url)) as conn:
-        return conn.execute("SELECT count(*) FROM role_changes WHERE action = %s AND user_email = %s",
+        return conn.execute("SELECT count(*) FROM events WHERE action = %s AND object_email = %s",
                             (action, MOHAMMED)).fetchone()[0]
 
 
