@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from p2p_store.accounts import auth, bootstrap
 from p2p_store.stores import mongo, pg
-from p2p_store.stores.models import RoleChange, User
+from p2p_store.stores.models import Event, User
 from tests.conftest import REPO_ROOT
 
 EMAIL = "ops.admin@example.com"
@@ -34,8 +34,8 @@ def test_create_admin_after_a_reset_then_sign_in_and_audit(empty_stores):
     profile = mongo.get_db()[mongo.PROFILES].find_one({"_id": me.user_id})
     assert profile["role"] == "admin" and profile["email"] == EMAIL
     with pg.new_session() as session:
-        rows = session.scalars(select(RoleChange).where(RoleChange.user_email == EMAIL)).all()
-    assert [(r.action, r.new_role, r.changed_by_email) for r in rows] == [
+        rows = session.scalars(select(Event).where(Event.object_email == EMAIL)).all()
+    assert [(r.action, r.after["role"], r.actor_email) for r in rows] == [
         ("create_account", "admin", bootstrap.CLI_ACTOR)]
 
 
