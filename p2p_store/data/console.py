@@ -350,6 +350,9 @@ def _sql_error(exc: psycopg.Error) -> DomainError:
     line = _first_line(exc)
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return Refused(f"The query ran longer than {CONSOLE_TIMEOUT_S} s and was stopped; nothing was changed.")
+    if exc.sqlstate and exc.sqlstate.startswith("53"):  # insufficient resources: the role's bounds
+        return Refused(f"Refused by the server: {line} (the console's memory and disk bounds). "
+                       "Nothing was changed.")
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
         return Refused(f"Refused, the console is read-only: {line}. Nothing was changed.")
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
