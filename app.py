@@ -6,9 +6,10 @@ multipage mode, which would run a page directly and skip this gate).
 
 import streamlit as st
 
-from app_pages import shell
+from app_pages import crash_guard, shell
 
 st.set_page_config(page_title="P2P Sandbox Explorer", page_icon=":material/factory:", layout="wide")
+crash_guard.apply_error_details()
 
 # (script, title, icon, url path, roles that may see it)
 PAGES = [
@@ -42,4 +43,4 @@ else:
     ] + [st.Page(ACCOUNT_PAGE[0], title=ACCOUNT_PAGE[1], icon=ACCOUNT_PAGE[2], url_path=ACCOUNT_PAGE[3])])
     shell.sidebar(me)
 shell.show_notices()
-page.run()
+crash_guard.run_page(page)  # errors logged with an id, no stack trace (#14)

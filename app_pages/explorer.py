@@ -252,9 +252,9 @@ if chart_tab.open:
 if me.is_admin:
     st.divider()
     st.subheader("Query console", help="Admins only. Read-only for real: see the line below.")
-    status = shell.call(console.readonly_role_status)
-    if status is not None:
-        st.caption(("🔒 " if status.active else "⚠️ ") + status.message)
+    for status in (shell.call(console.readonly_role_status), shell.call(console.mongo_console_status)):
+        if status is not None:
+            st.caption(("🔒 " if status.active else "⚠️ ") + status.message)
 
     def show_result(result: console.QueryResult | None, kind: str) -> None:
         if result is None:

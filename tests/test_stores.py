@@ -522,6 +522,11 @@ def test_cli_env_prints_export_lines(stores, settings):
     lines = proc.stdout.splitlines()
     assert any(line.startswith("export DATABASE_URL=") for line in lines)
     assert any(line.startswith("export MONGODB_URL=") for line in lines)
+    # the consoles' read-only logins (#14): printed for the embedded servers, absent without one
+    assert any(line.startswith("export DATABASE_READONLY_URL=") for line in lines) == (
+        not settings.database_url or bool(settings.database_readonly_url))
+    assert any(line.startswith("export MONGODB_READONLY_URL=") for line in lines) == (
+        not settings.mongodb_url or bool(settings.mongodb_readonly_url))
     # The printed URLs reach the same stores: a shell that evals them gets a working environment.
     exported = dict(shlex.split(line)[1].split("=", 1) for line in lines if line.startswith("export "))
     db_url, mongo_url = exported["DATABASE_URL"], exported["MONGODB_URL"]

@@ -19,12 +19,28 @@ from typing import Any
 from bson import Decimal128, ObjectId
 
 from p2p_store.data.filters import (
-    _STALE_CURSOR, EXAMPLE_CHARS, EXAMPLES_PER_FIELD, MONGO_MAX_TIME_MS, MONGODB, SAMPLE_SIZE, SAMPLE_TTL_S,
-    WINDOW_ABOVE, FieldInfo, Filter, IndexInfo, RowPage, Source, _condition, _display, _known, order_sort_names,
+    _STALE_CURSOR,
+    EXAMPLE_CHARS,
+    EXAMPLES_PER_FIELD,
+    MONGO_MAX_TIME_MS,
+    MONGODB,
+    SAMPLE_SIZE,
+    SAMPLE_TTL_S,
+    WINDOW_ABOVE,
+    FieldInfo,
+    Filter,
+    IndexInfo,
+    RowPage,
+    Source,
+    _condition,
+    _display,
+    _known,
+    order_sort_names,
 )
 from p2p_store.data.masking import is_secret, mask_row
 from p2p_store.errors import InvalidInput, NotFound
 from p2p_store.stores import mongo
+
 
 def list_collections() -> list[str]:
     """The app database's collections: the known ones first (``mongo.COLLECTION_NAMES``), then any others."""

@@ -13,13 +13,24 @@ from sqlalchemy import Table, func, literal, select
 from sqlalchemy.dialects import postgresql as pg_types
 
 from p2p_store.data.filters import (
-    _STALE_CURSOR, EXACT_COUNT_BELOW, POSTGRESQL, FieldInfo, Filter, IndexInfo, RowPage, Source, _condition,
-    _display, _known, order_sort_names,
+    _STALE_CURSOR,
+    EXACT_COUNT_BELOW,
+    POSTGRESQL,
+    FieldInfo,
+    Filter,
+    IndexInfo,
+    RowPage,
+    Source,
+    _condition,
+    _display,
+    _known,
+    order_sort_names,
 )
 from p2p_store.data.masking import MASK, is_visible, mask_row
 from p2p_store.errors import InvalidInput, NotFound
 from p2p_store.stores import pg
 from p2p_store.stores.models import Base
+
 
 def _pg_tables() -> dict[str, Table]:
     return dict(Base.metadata.tables)

@@ -46,9 +46,11 @@ def fingerprint() -> dict:
         state["pg_tables"] = tables
         for table in tables:
             schema, name = table.split(".", 1)
+            # Opening a page touches the viewer's session (last seen, sliding expiry): not a write of theirs.
+            row = "(t.id, t.user_id, t.token_hash, t.created_at)" if table == "public.user_sessions" else "t"
             state[table] = conn.execute(text(
-                f'SELECT md5(coalesce(string_agg(t::text, \'|\' ORDER BY t::text), \'\')) FROM "{schema}"."{name}" t'
-            )).scalar_one()
+                f'SELECT md5(coalesce(string_agg({row}::text, \'|\' ORDER BY {row}::text), \'\')) '
+                f'FROM "{schema}"."{name}" t')).scalar_one()
         state["pg_roles"] = conn.execute(text(
             "SELECT string_agg(rolname || rolsuper::text || rolcanlogin::text, ',' ORDER BY rolname) FROM pg_roles"
         )).scalar_one()

