@@ -51,6 +51,7 @@ PG_SUPERUSER = "postgres"  # the embedded cluster's bootstrap superuser: provisi
 PG_OWNER = "p2p_owner"  # the app and its migrations
 PG_READONLY = "p2p_readonly"  # the SQL console
 CONSOLE_SCHEMA = "console"  # the views p2p_readonly may read (migration 0003_security)
+PROVISION_VERSION = 1  # bump when _provision_pg changes: every data dir is provisioned again
 OWNER_ONLY_FUNCTIONS = ("set_config", "pg_notify", "loread", "lowrite", "pg_stat_reset", "pg_stat_reset_single_table_counters")
 # Set on the read-only role itself, so whatever SQL reaches the server runs bounded (#14).
 READONLY_ROLE_SETTINGS = {
@@ -171,8 +172,12 @@ def ensure_local_postgres(root: Path) -> str:
         with server._lock:
             server.ensure_postgres_running()
     socket_dir = str(server.get_postmaster_info().socket_dir)
-    with fasteners.InterProcessLock(str(root / ".pg-provision.lock")):
-        _provision_pg(socket_dir)
+    marker = pgdata / f".p2p-provisioned-{PROVISION_VERSION}"
+    if not marker.exists():  # once per data dir (and again when provisioning changes)
+        with fasteners.InterProcessLock(str(root / ".pg-provision.lock")):
+            if not marker.exists():
+                _provision_pg(socket_dir)
+                marker.write_text("logins, ownership and grants of #14 applied\n")
     return _pg_url(socket_dir, PG_OWNER)
 
 

@@ -39,6 +39,9 @@ def admin_token(demo_signed_in):
 
 
 def open_page(script: str, token: str, params: dict[str, str]) -> AppTest:
+    from streamlit import config
+
+    config.set_option("client.showErrorDetails", "full")  # as app.py sets it in development
     at = AppTest.from_file(str(REPO_ROOT / script), default_timeout=60)
     at.session_state["auth_token"] = token
     for name, value in params.items():
@@ -94,3 +97,17 @@ def test_production_shows_an_error_id_and_no_stack_trace(admin_token, monkeypatc
         from streamlit import config
 
         config.set_option("client.showErrorDetails", "full")
+
+
+@pytest.mark.parametrize("params", [{"km": "1e309"}, {"km": "-1e309"}, {"km": "nan"}, {"km": "99999999999999999999"},
+                                    {"near": "point", "lon": "nan", "lat": "-1e309"},
+                                    {"near": "point", "lon": "181", "lat": "inf"}])
+def test_map_link_with_numbers_out_of_range_gets_a_message_and_the_default(admin_token, params):
+    before = fingerprint()
+    at = open_page("app_pages/map.py", admin_token, params)
+    assert not at.exception, at.exception
+    assert any("Ignored" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert at.number_input(key="km").value == 100
+    for key in ("km", "lon", "lat"):
+        assert key not in at.query_params or at.query_params[key] in ("100",)
+    assert fingerprint() == before

@@ -89,7 +89,10 @@ def test_an_old_data_dir_is_handed_over_to_the_owner(demo_signed_in, settings):
     try:
         with superuser.begin() as conn:
             conn.execute(text("CREATE TABLE public.legacy_probe (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY)"))
+        for marker in (local.data_dir(settings) / "pg").glob(".p2p-provisioned-*"):
+            marker.unlink()  # as in a data dir from before #14
         local.ensure_local_postgres(local.data_dir(settings))
+        assert list((local.data_dir(settings) / "pg").glob(".p2p-provisioned-*"))
         with superuser.begin() as conn:
             owner = conn.execute(text("SELECT tableowner FROM pg_tables WHERE tablename = 'legacy_probe'")).scalar_one()
             conn.execute(text("DROP TABLE public.legacy_probe"))
