@@ -422,7 +422,7 @@ def run_sql(*, actor_id: object, sql: object) -> QueryResult:
                 cur.execute(statement)
                 names = _unique_names([d.name for d in cur.description or []])
                 while not truncated:
-                    batch = cur.fetchmany(100)
+                    batch = cur.fetchmany(10)  # small batches: the byte cap applies as rows arrive
                     if not batch:
                         break
                     for record in batch:
