@@ -6,9 +6,10 @@ multipage mode, which would run a page directly and skip this gate).
 
 import streamlit as st
 
-from app_pages import session_cookie, shell
+from app_pages import crash_guard, session_cookie, shell
 
 st.set_page_config(page_title="P2P Sandbox Explorer", page_icon=":material/factory:", layout="wide")
+crash_guard.apply_error_details()
 
 # (script, title, icon, url path, roles that may see it)
 PAGES = [
@@ -49,4 +50,4 @@ else:
     shell.sidebar(me)
     session_cookie.sync(me.token, where=st.sidebar)
 shell.show_notices()
-page.run()
+crash_guard.run_page(page)  # errors logged with an id, no stack trace (#14)

@@ -31,30 +31,31 @@ CHART_FIRST = ("category", "role", "kind", "region", "industry", "status", "city
 # Counts and value counts read whole collections on the embedded MongoDB-protocol server: kept 5 min
 # (and cleared by any write made in the app, shell.refresh_after_write).
 @st.cache_data(ttl=300, max_entries=4, show_spinner=False)
-def load_sources(store: str) -> list[explorer.Source]:
-    return explorer.list_sources(store=store)
+def load_sources(store: str, actor_id: str) -> list[explorer.Source]:
+    return explorer.list_sources(store=store, actor_id=actor_id)
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
-def load_fields(store: str, name: str) -> list[explorer.FieldInfo]:
-    return explorer.describe_fields(store=store, name=name)
+def load_fields(store: str, name: str, actor_id: str) -> list[explorer.FieldInfo]:
+    return explorer.describe_fields(store=store, name=name, actor_id=actor_id)
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
-def load_sort_fields(store: str, name: str) -> list[str]:
-    return explorer.sort_fields(store=store, name=name)
+def load_sort_fields(store: str, name: str, actor_id: str) -> list[str]:
+    return explorer.sort_fields(store=store, name=name, actor_id=actor_id)
 
 
 @st.cache_data(ttl=30, max_entries=128, show_spinner=False)
 def load_page(store: str, name: str, sort: str, descending: bool, filters: tuple, after: tuple | None,
-              page_size: int) -> explorer.RowPage:
+              page_size: int, actor_id: str) -> explorer.RowPage:
     return explorer.browse_rows(store=store, name=name, sort=sort, descending=descending, filters=filters,
-                                after=after, page_size=page_size)
+                                after=after, page_size=page_size, actor_id=actor_id)
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
-def load_value_counts(store: str, name: str, field: str, filters: tuple, top: int) -> list[dict[str, Any]]:
-    return explorer.value_counts(store=store, name=name, field=field, filters=filters, top=top)
+def load_value_counts(store: str, name: str, field: str, filters: tuple, top: int,
+                      actor_id: str) -> list[dict[str, Any]]:
+    return explorer.value_counts(store=store, name=name, field=field, filters=filters, top=top, actor_id=actor_id)
 
 
 def lazy_export(fmt: str, **view: Any) -> Callable[[], bytes]:
@@ -82,7 +83,7 @@ pick_store, pick_source = st.columns([1, 3])
 store = pick_store.segmented_control("Store", list(STORE_LABELS), format_func=STORE_LABELS.get, key="ex_store",
                                      default="mongodb", required=True)
 store = store or "mongodb"
-sources = shell.call(load_sources, store)
+sources = shell.call(load_sources, store, me.user_id)
 if not sources:
     if sources is not None:
         st.info(f"{STORE_LABELS[store]} holds no tables or collections yet.")
@@ -97,12 +98,12 @@ with st.expander(f"{count_label(source)}{' (estimated)' if source.estimated else
     st.dataframe(pd.DataFrame([{"index": ix.name, "keys": ix.fields_label, "kind": ix.kind, "unique": ix.unique}
                                for ix in source.indexes]), hide_index=True, width="stretch")
 
-fields = shell.call(load_fields, store, name) or []
+fields = shell.call(load_fields, store, name, me.user_id) or []
 by_field = {f.name: f for f in fields}
 
 # ------------------------------------------------------------------ sort + filters (shared by rows, chart, exports)
 
-sorts = shell.call(load_sort_fields, store, name) or []
+sorts = shell.call(load_sort_fields, store, name, me.user_id) or []
 view_key = f"{store}_{name}"
 s1, s2, s3 = st.columns([3, 1, 1])
 sort = s1.selectbox("Sort by (indexed fields)", sorts, key=f"ex_sort_{view_key}",
@@ -186,7 +187,7 @@ if fields_tab.open:
 if rows_tab.open:
     with rows_tab:
         cursors = st.session_state["ex_cursors"]
-        page = shell.call(load_page, store, name, sort, descending, filters_t, cursors[-1], page_size) if sort else None
+        page = shell.call(load_page, store, name, sort, descending, filters_t, cursors[-1], page_size, me.user_id) if sort else None
         if page is not None and not page.rows:
             st.info(f"No {noun} match these filters." if filters_t or len(cursors) > 1 else f"No {noun} yet.")
         elif page is not None:
@@ -210,7 +211,8 @@ if rows_tab.open:
             d2.download_button("JSON · this page", explorer.rows_as_json(page.rows), file_name=f"{name}-page.json",
                                mime="application/json", icon=":material/download:", key="ex_json_page",
                                width="stretch")
-            view_args = {"store": store, "name": name, "sort": sort, "descending": descending, "filters": filters_t}
+            view_args = {"store": store, "name": name, "sort": sort, "descending": descending, "filters": filters_t,
+                         "actor_id": me.user_id}
             d3.download_button(f"CSV · up to {explorer.MAX_EXPORT_ROWS:,}", lazy_export("csv", **view_args),
                                file_name=f"{name}.csv", mime="text/csv", icon=":material/download:",
                                key="ex_csv_all", width="stretch")
@@ -234,7 +236,7 @@ if chart_tab.open:
             field = c1.selectbox("Field", countable, index=default, key=f"ex_chart_field_{view_key}")
             top = c2.number_input("Top N", min_value=5, max_value=explorer.MAX_TOP, value=15, step=5,
                                   key="ex_chart_top")
-            counts = shell.call(load_value_counts, store, name, field, filters_t, int(top))
+            counts = shell.call(load_value_counts, store, name, field, filters_t, int(top), me.user_id)
             if counts is not None and not counts:
                 st.info(f"No {noun} match these filters.")
             elif counts:
@@ -252,9 +254,9 @@ if chart_tab.open:
 if me.is_admin:
     st.divider()
     st.subheader("Query console", help="Admins only. Read-only for real: see the line below.")
-    status = shell.call(console.readonly_role_status)
-    if status is not None:
-        st.caption(("🔒 " if status.active else "⚠️ ") + status.message)
+    for status in (shell.call(console.readonly_role_status), shell.call(console.mongo_console_status)):
+        if status is not None:
+            st.caption(("🔒 " if status.active else "⚠️ ") + status.message)
 
     def show_result(result: console.QueryResult | None, kind: str) -> None:
         if result is None:
@@ -312,7 +314,7 @@ if me.is_admin:
                 console.run_sql, actor_id=me.user_id, sql=st.session_state.get("console_sql", ""))
         show_result(st.session_state.get("console_sql_result"), "sql")
     with mongo_tab:
-        collections = [s.name for s in (shell.call(load_sources, "mongodb") or [])]
+        collections = [s.name for s in (shell.call(load_sources, "mongodb", me.user_id) or [])]
         st.session_state.setdefault("console_mongo_mode", "filter")
         m1, m2, m3 = st.columns([2, 1, 2])
         m3.selectbox("Saved examples", list(mongo_examples), index=None, placeholder="Load an example…",

@@ -18,7 +18,7 @@ from pydeck.bindings.json_tools import default_serialize
 from pydeck.types import String
 
 import seed
-from app_pages import open_notebook, shell
+from app_pages import open_notebook, shell, url_params
 from app_pages.widgets import h, md
 from p2p_store.community import geometry, use_cases
 
@@ -263,12 +263,16 @@ city = f3.selectbox("City", city_options, key="city", bind=URL)
 technology = f4.selectbox("Technology", [ANY, *facets["technologies"]], key="tech", bind=URL)
 kind = f5.selectbox("Version", [ANY, *(k.capitalize() for k in use_cases.KINDS)], key="kind", bind=URL)
 
+url_params.numbers({"km": (use_cases.MIN_RADIUS_KM, use_cases.MAX_RADIUS_KM), "lon": (-180, 180),
+                    "lat": (-90, 90)})  # before the widgets parse them (#14)
 n1, n2, n3, n4, n5 = st.columns([2, 1.2, 1.2, 1.2, 2.4], vertical_alignment="bottom")
 near_choice = n1.selectbox("Near", ["anywhere", *cities_by_name, "point"], key="near", bind=URL,
                            format_func=lambda c: NEAR_LABEL.get(c, c),
                            help="Only cases within the radius of a city or a point, nearest first.")
-radius = n2.number_input("Radius (km)", min_value=use_cases.MIN_RADIUS_KM, max_value=use_cases.MAX_RADIUS_KM,
-                         value=100, step=25, key="km", bind=URL, disabled=near_choice == "anywhere")
+# A float widget: Streamlit turns an int widget's "-1e309" from the link into an OverflowError (#14).
+radius = n2.number_input("Radius (km)", min_value=float(use_cases.MIN_RADIUS_KM),
+                         max_value=float(use_cases.MAX_RADIUS_KM), value=100.0, step=25.0, format="%.0f",
+                         key="km", bind=URL, disabled=near_choice == "anywhere")
 near: tuple[float, float, float] | None = None
 if near_choice == "point":
     lon = n3.number_input("Longitude", min_value=-180.0, max_value=180.0, value=46.6753, step=0.1,

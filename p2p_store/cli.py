@@ -41,6 +41,12 @@ def _cmd_env(args: argparse.Namespace) -> int:
     print(f"export DATABASE_URL={shlex.quote(pg_url.replace('postgresql+psycopg://', 'postgresql://', 1))}")
     print(f"export MONGODB_URL={shlex.quote(mongo_url)}")
     print(f"export MONGODB_DB={shlex.quote(settings.mongodb_db)}")
+    # The consoles' read-only logins (#14); absent for an external store without one.
+    ro_pg, ro_mongo = local.postgres_readonly_url(settings), local.mongodb_readonly_url(settings)
+    if ro_pg:
+        print(f"export DATABASE_READONLY_URL={shlex.quote(ro_pg.replace('postgresql+psycopg://', 'postgresql://', 1))}")
+    if ro_mongo:
+        print(f"export MONGODB_READONLY_URL={shlex.quote(ro_mongo)}")
     return 0
 
 

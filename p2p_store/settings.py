@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,10 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
     mongodb_url: str | None = Field(default=None, validation_alias=_env("MONGODB_URL"))
+    # The consoles' own logins (#14, docs/architecture.md "Privilege model"); the embedded default
+    # provisions them. Unset with an external store: that console is off.
+    database_readonly_url: str | None = Field(default=None, validation_alias=_env("DATABASE_READONLY_URL"))
+    mongodb_readonly_url: str | None = Field(default=None, validation_alias=_env("MONGODB_READONLY_URL"))
     mongodb_db: str = Field(default="p2p_sandbox", validation_alias=_env("MONGODB_DB"))
     env: Literal["development", "production"] = Field(default="development", validation_alias=_env("P2P_ENV"))
     data_dir: Path = Field(default=Path(".p2p-data"), validation_alias=_env("P2P_DATA_DIR"))
@@ -68,16 +72,18 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, min_length=32, validation_alias=_env("P2P_SECRET_KEY"))
     health_timeout_s: float = Field(default=2.0, gt=0, le=10, validation_alias=_env("P2P_HEALTH_TIMEOUT_S"))
 
-    @field_validator("database_url", "mongodb_url", mode="before")
+    @field_validator("database_url", "mongodb_url", "database_readonly_url", "mongodb_readonly_url",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_readonly_url")
     @classmethod
-    def _check_database_url(cls, value: str | None) -> str | None:
+    def _check_database_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        name = info.field_name.upper() if info.field_name else "DATABASE_URL"
         if value is None:
             return None
         from sqlalchemy.engine import make_url
@@ -86,15 +92,16 @@ class Settings(BaseSettings):
         try:
             url = make_url(value)
         except (ArgumentError, ValueError) as exc:
-            raise ValueError(f"DATABASE_URL is not a valid database URL ({mask_url(value)}): {exc}") from None
+            raise ValueError(f"{name} is not a valid database URL ({mask_url(value)}): {exc}") from None
         if url.get_backend_name() != "postgresql":
-            raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.get_backend_name()!r}")
+            raise ValueError(f"{name} must be a postgresql:// URL, got {url.get_backend_name()!r}")
         # One driver everywhere: psycopg 3.
         return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
-    @field_validator("mongodb_url")
+    @field_validator("mongodb_url", "mongodb_readonly_url")
     @classmethod
-    def _check_mongodb_url(cls, value: str | None) -> str | None:
+    def _check_mongodb_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        name = info.field_name.upper() if info.field_name else "MONGODB_URL"
         if value is None:
             return None
         from pymongo.errors import ConfigurationError, InvalidURI
@@ -103,7 +110,7 @@ class Settings(BaseSettings):
         try:
             parse_uri(value, connect_timeout=1)
         except (InvalidURI, ConfigurationError, ValueError) as exc:
-            raise ValueError(f"MONGODB_URL is not a valid MongoDB URL ({mask_url(value)}): {exc}") from None
+            raise ValueError(f"{name} is not a valid MongoDB URL ({mask_url(value)}): {exc}") from None
         return value
 
     @property

@@ -15,13 +15,18 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
-REQUIRED = ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "MONGO_USER", "MONGO_PASSWORD"]
+REQUIRED = ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "MONGO_USER", "MONGO_PASSWORD",
+            "PG_OWNER_PASSWORD", "PG_READONLY_PASSWORD", "MONGO_APP_PASSWORD", "MONGO_READONLY_PASSWORD"]
 TEST_VALUES = {
     "POSTGRES_USER": "pg_tester",
     "POSTGRES_PASSWORD": "pg-pw-7d1c9e5b",
     "POSTGRES_DB": "p2p_compose_test",
     "MONGO_USER": "mongo_tester",
     "MONGO_PASSWORD": "mongo-pw-3fa8b2c4",
+    "PG_OWNER_PASSWORD": "owner-pw-81c2d0aa",
+    "PG_READONLY_PASSWORD": "ro-pw-5e6f7a8b",
+    "MONGO_APP_PASSWORD": "app-pw-0b1c2d3e",
+    "MONGO_READONLY_PASSWORD": "console-pw-9f8e7d6c",
 }
 
 
@@ -69,9 +74,9 @@ def test_config_with_variables_has_the_three_services(docker_compose, tmp_path):
     # The values come from the env file, interpolated into the servers and the app's URLs.
     assert f"POSTGRES_PASSWORD: {TEST_VALUES['POSTGRES_PASSWORD']}" in out
     assert f"MONGO_INITDB_ROOT_PASSWORD: {TEST_VALUES['MONGO_PASSWORD']}" in out
-    assert (f"DATABASE_URL: postgresql+psycopg://{TEST_VALUES['POSTGRES_USER']}:{TEST_VALUES['POSTGRES_PASSWORD']}"
+    assert (f"DATABASE_URL: postgresql+psycopg://p2p_owner:{TEST_VALUES['PG_OWNER_PASSWORD']}"
             f"@postgres:5432/{TEST_VALUES['POSTGRES_DB']}") in out
-    assert (f"MONGODB_URL: mongodb://{TEST_VALUES['MONGO_USER']}:{TEST_VALUES['MONGO_PASSWORD']}"
+    assert (f"MONGODB_URL: mongodb://p2p_app:{TEST_VALUES['MONGO_APP_PASSWORD']}"
             "@mongo:27017/?authSource=admin") in out
     assert "P2P_ENV: production" in out
     assert "python -m p2p_store up" in out and "streamlit run app.py" in out
@@ -91,10 +96,14 @@ def test_no_credential_is_written_in_compose_yaml(docker_compose, tmp_path):
     proc = _compose_config(docker_compose, _write_env(tmp_path / "test.env", TEST_VALUES))
     assert proc.returncode == 0, proc.stderr
     # Every password in the interpolated output (variables and URLs) is one the env file gave.
-    given = {TEST_VALUES["POSTGRES_PASSWORD"], TEST_VALUES["MONGO_PASSWORD"]}
+    given = {v for k, v in TEST_VALUES.items() if k.endswith("PASSWORD")}
     passwords = re.findall(r"PASSWORD: (\S+)", proc.stdout) + re.findall(r"://[^:/@\s]+:([^@\s]+)@", proc.stdout)
-    assert len(passwords) == 4
+    assert len(passwords) == 6 + 4  # six *_PASSWORD variables, four URLs
     assert set(passwords) == given
+    # Least privilege (#14): the app's URLs use its own logins, never the superuser / root ones.
+    for url_user in re.findall(r"_URL: \S+://([^:/@\s]+):", proc.stdout):
+        assert url_user in ("p2p_owner", "p2p_readonly", "p2p_app", "p2p_console"), url_user
+    assert "/docker-entrypoint-initdb.d" in proc.stdout
 
 
 def test_config_without_variables_fails_with_the_required_message(docker_compose, tmp_path):
@@ -120,7 +129,7 @@ def test_env_example_lists_every_variable_with_placeholders(docker_compose):
     required_in_compose = set(re.findall(r"\$\{([A-Z_]+):\?", "\n".join(_compose_lines())))
     assert required_in_compose == set(REQUIRED)
     assert required_in_compose <= set(example)
-    for name in ("POSTGRES_PASSWORD", "MONGO_PASSWORD"):
+    for name in [r for r in REQUIRED if r.endswith("PASSWORD")]:
         assert example[name].startswith("replace-with-"), f"{name} in .env.example must be a placeholder"
     # The example is complete: compose accepts it as it is.
     proc = _compose_config(docker_compose, ENV_EXAMPLE)

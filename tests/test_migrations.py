@@ -22,16 +22,23 @@ TABLES = {"users", "user_sessions", "system_configs", "events"}
 
 
 @pytest.fixture
-def fresh_database_url(stores):
-    engine = pg.get_engine()
+def fresh_database_url(stores, settings):
+    """A database owned by the app's login, created by the server's superuser (the app's own login
+    may not create databases, #14); migrations then run as the app's login, as in production."""
+    from p2p_store.stores import local
+
+    app_url = pg.get_engine().url
+    admin = create_engine(local.postgres_superuser_url(settings), poolclass=pool.NullPool)
     name = f"p2p_migtest_{uuid.uuid4().hex[:10]}"
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        owner = conn.execute(text("SELECT quote_ident(:u)"), {"u": app_url.username}).scalar_one()
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER {owner}'))
     try:
-        yield engine.url.set(database=name).render_as_string(hide_password=False)
+        yield app_url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _alembic(database_url: str, *args: str) -> subprocess.CompletedProcess:

@@ -194,9 +194,10 @@ def test_mongo_client_recovers_after_server_restart(stores, settings, tmp_path):
             local.stop_local_mongo(root)
             assert not local.local_mongo_running(root)
             # The port is kept in server.json, so the open client's URL stays valid.
-            assert local.ensure_local_mongo(root) == url
+            assert local.ensure_local_mongo(root, settings.mongodb_db) == url
 
-    probe = client["p2p_test_restart"]["probe"]
+    # The app user may write its own database only (#14): the probe is a collection there.
+    probe = client[settings.mongodb_db]["p2p_test_restart_probe"]
     marker = _test_id()
     try:
         retry.wait_for("MongoDB", lambda: client.admin.command("ping"), attempts=8, give_up_after_s=30)
@@ -212,7 +213,7 @@ def test_mongo_client_recovers_after_server_restart(stores, settings, tmp_path):
         if not private:
             _restore_embedded_stores(settings)
         with contextlib.suppress(Exception):
-            client.drop_database("p2p_test_restart")
+            probe.drop()
         if private:
             client.close()
         for proc in private:
@@ -522,6 +523,11 @@ def test_cli_env_prints_export_lines(stores, settings):
     lines = proc.stdout.splitlines()
     assert any(line.startswith("export DATABASE_URL=") for line in lines)
     assert any(line.startswith("export MONGODB_URL=") for line in lines)
+    # the consoles' read-only logins (#14): printed for the embedded servers, absent without one
+    assert any(line.startswith("export DATABASE_READONLY_URL=") for line in lines) == (
+        not settings.database_url or bool(settings.database_readonly_url))
+    assert any(line.startswith("export MONGODB_READONLY_URL=") for line in lines) == (
+        not settings.mongodb_url or bool(settings.mongodb_readonly_url))
     # The printed URLs reach the same stores: a shell that evals them gets a working environment.
     exported = dict(shlex.split(line)[1].split("=", 1) for line in lines if line.startswith("export "))
     db_url, mongo_url = exported["DATABASE_URL"], exported["MONGODB_URL"]
@@ -533,6 +539,37 @@ def test_cli_env_prints_export_lines(stores, settings):
         engine.dispose()
     client = MongoClient(mongo_url, serverSelectionTimeoutMS=2000)
     try:
-        assert settings.mongodb_db in client.list_database_names()
+        # the app user may use its own database only (#14): listing all databases is refused
+        assert mongo.PROFILES in client[settings.mongodb_db].list_collection_names()
     finally:
         client.close()
+
+
+# --------------------------------------------------------------------------- least privilege (#14)
+
+
+def test_app_login_is_least_privilege_or_the_console_is_off(stores, settings):
+    """Embedded: the app logs in as the schema owner (no superuser) and the console as the read-only
+    login. External (DATABASE_URL, as .ci/run does): whatever login the operator gave, the SQL console
+    runs only on DATABASE_READONLY_URL and is off without it (no weaker fallback)."""
+    from p2p_store.data import console
+
+    with pg.get_engine().connect() as conn:
+        user, superuser = conn.execute(text(
+            "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")).one()
+    status = console.readonly_role_status()
+    if settings.database_url:
+        assert status.active == bool(settings.database_readonly_url)
+        if not status.active:
+            assert "DATABASE_READONLY_URL" in status.message and "README" in status.message
+            assert console._readonly_engine() is None  # run_sql refuses: the console is off
+    else:
+        assert (user, superuser) == (local.PG_OWNER, False)
+        assert status.active
+        ro = create_engine(local.postgres_readonly_url(settings), poolclass=pool.NullPool)
+        try:
+            with ro.connect() as conn:
+                assert conn.execute(text(
+                    "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar_one() is False
+        finally:
+            ro.dispose()

@@ -152,9 +152,12 @@ def export_accounts(*, search: str = "", role: str | None = None, industry: str 
         users = list(session.scalars(_query(search, role, _bool(active), _industry_ids(industry), sort, descending)
                                      .limit(EXPORT_LIMIT)))
     rows = _with_profiles(users)
+    from p2p_store.data.export import neutralise_cell  # formula cells neutralised for the CSV (#14)
+
     for row in rows:
         row.pop("version", None)
         row.pop("profile_role", None)
+        row.update({k: neutralise_cell(v) for k, v in row.items()})
     return rows
 
 

@@ -1,19 +1,21 @@
-"""The read-only query console for admins (issue 9), as Datasette and Metabase offer it.
+"""The read-only query console for admins (issue 9), read-only in fact (#14).
 
-PostgreSQL: one SELECT statement, run in a ``READ ONLY`` transaction with ``SET LOCAL
-statement_timeout`` and a row cap (a server-side cursor, so a huge result is never pulled into
-memory), under the NOLOGIN role ``p2p_readonly`` where the server lets us create it: that role may
-SELECT the app tables' columns except the secret ones, and nothing else. The transaction is always
-rolled back. The statement is also checked before it is sent, for the few things a read-only
-transaction allows but that still change something (session advisory locks, ``set_config``,
-``pg_terminate_backend``...), and to say clearly what was refused.
+PostgreSQL: one SELECT statement, run on the console's own login (``p2p_readonly`` on the embedded
+server, ``DATABASE_READONLY_URL`` on an external one) through its own small engine. That login may
+SELECT only the views of schema ``console`` (the app tables without their secret columns), and the
+role itself carries ``default_transaction_read_only``, ``statement_timeout`` and ``work_mem``: the
+server refuses a write, a secret, a file, a role change or another client's connection whatever SQL
+reaches it (docs/architecture.md, "Privilege model"). Without that login the console is off, with a
+message saying how to create it; there is no weaker fallback. The statement checker below is only a
+first line that says clearly what was refused; nothing depends on it.
 
 MongoDB: a filter (JSON object) or an aggregation pipeline (JSON array) parsed with ``json.loads``
-(never eval), refused if ``$out``, ``$merge`` or server-side JavaScript appears anywhere in it, run
-with ``maxTimeMS`` and a result cap.
+(never eval), run on the read-only user (``MONGODB_READONLY_URL``), refused if it writes, runs
+JavaScript, or has a stage or operator that can run unbounded (change streams, unbounded lookups,
+``$densify``/``$fill``, ``$setWindowFields``, ``$range``, regexes that can backtrack), with
+``maxTimeMS``. Both consoles cap the rows *and the bytes* they return.
 
-Every refusal, syntax error and timeout is one line (a DomainError) and changes nothing. Results
-are masked by column name (``explorer.mask_row``) and by the shape of stored secrets.
+Every refusal, syntax error and timeout is one line (a DomainError) and changes nothing.
 """
 
 from __future__ import annotations
@@ -27,24 +29,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import bson
 import psycopg
+import pymongo
 import pymongo.errors
 from bson import ObjectId
 from psycopg import sql as pgsql
+from sqlalchemy import Engine, create_engine
 
 from p2p_store.access import require_admin
 from p2p_store.data import explorer
 from p2p_store.errors import DomainError, InvalidInput, Refused, StoreUnavailable
-from p2p_store.stores import mongo, pg
-from p2p_store.stores.models import Base
+from p2p_store.settings import get_settings
+from p2p_store.stores import local, pg
 
 log = logging.getLogger(__name__)
 
 CONSOLE_TIMEOUT_S = 3  # seconds a console query may run
 ROW_CAP = 1_000  # rows or documents a console query returns
+MAX_RESULT_BYTES = 4_000_000  # bytes of results a console query returns (about: text of the cells)
 MAX_QUERY_CHARS = 20_000
-READONLY_ROLE = "p2p_readonly"
-_ROLE_LOCK_KEY = 424_243  # pg_advisory_xact_lock key while (re)granting the role (reseed uses 424242)
+READONLY_ROLE = local.PG_READONLY
+LOOKUP_OUTER_LIMIT = 1_000  # a $lookup / $graphLookup needs a $limit at most this before it
+LOOKUP_INNER_LIMIT = 100  # ... and at most this many matches per document
+GRAPH_MAX_DEPTH = 2
+MAX_REGEX_CHARS = 100
 
 # Functions a read-only transaction still lets run but that change something outside it, or run SQL
 # given as text (which would escape these checks). The read-only role and transaction catch the rest.
@@ -66,8 +75,14 @@ _OTHER_STATEMENTS = frozenset({  # statements that are not queries: refused rath
     "deallocate", "declare", "fetch", "move", "close", "discard", "comment", "security", "refresh", "reindex",
     "cluster", "import", "load", "checkpoint", "reassign", "show", "import",
 })
-# MongoDB: stages and operators that write or run JavaScript on the server.
+# MongoDB: stages and operators that write or run JavaScript on the server...
 DENIED_MONGO_KEYS = frozenset({"$out", "$merge", "$where", "$function", "$accumulator"})
+# ... and those that can run without bound (forever, or far past maxTimeMS on the embedded server).
+UNBOUNDED_MONGO_KEYS = frozenset({"$changeStream", "$changeStreamSplitLargeEvent", "$densify", "$fill",
+                                  "$setWindowFields", "$range", "$currentOp", "$listSessions",
+                                  "$listLocalSessions", "$collStats", "$indexStats", "$planCacheStats",
+                                  "$listSearchIndexes", "$search", "$searchMeta", "$vectorSearch"})
+_REGEX_KEYS = frozenset({"$regex", "$regexMatch", "$regexFind", "$regexFindAll", "$regularExpression"})
 MONGO_MODES = ("filter", "pipeline")
 
 
@@ -131,76 +146,104 @@ def _require_admin(actor_id: object) -> None:
         require_admin(session, actor_id)
 
 
-# ------------------------------------------------------------------ the read-only role
+# ------------------------------------------------------------------ the read-only logins
 
 
 @dataclass(frozen=True)
 class RoleStatus:
-    """Whether console queries run under the read-only role, and a line saying so."""
+    """Whether the console runs (on its read-only login), and a line saying so or how to enable it."""
 
     active: bool
     message: str
 
 
-_role_lock = threading.Lock()
-_role_status: RoleStatus | None = None
+CONSOLE_OFF_SQL = ("The SQL console is off: no read-only login is configured for this PostgreSQL server. "
+                   "Create one with the SQL in README.md (\"Read-only console logins\") and set "
+                   "DATABASE_READONLY_URL.")
+CONSOLE_OFF_MONGO = ("The MongoDB console is off: no read-only user is configured for this MongoDB server. "
+                     "Create one with the commands in README.md (\"Read-only console logins\") and set "
+                     "MONGODB_READONLY_URL.")
+
+_engine_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_clients: dict[str, pymongo.MongoClient] = {}
+
+
+def _readonly_engine() -> Engine | None:
+    """The console's own small engine on the read-only login (None: not configured)."""
+    url = local.postgres_readonly_url(get_settings())
+    if url is None:
+        return None
+    with _engine_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            options = (f"-c statement_timeout={CONSOLE_TIMEOUT_S}s -c default_transaction_read_only=on "
+                       f"-c search_path={local.CONSOLE_SCHEMA} -c work_mem=4MB")
+            engine = create_engine(url, pool_size=2, max_overflow=3, pool_pre_ping=True, pool_timeout=5,
+                                   pool_recycle=600,
+                                   connect_args={"connect_timeout": 5, "application_name": "p2p-console",
+                                                 "options": options})
+            _engines[url] = engine
+        return engine
+
+
+def _readonly_db() -> Any | None:
+    """The app database through the console's read-only MongoDB user (None: not configured)."""
+    settings = get_settings()
+    url = local.mongodb_readonly_url(settings)
+    if url is None:
+        return None
+    with _engine_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = pymongo.MongoClient(url, maxPoolSize=4, tz_aware=True, appname="p2p-console",
+                                         serverSelectionTimeoutMS=settings.mongo_server_selection_timeout_ms,
+                                         socketTimeoutMS=(CONSOLE_TIMEOUT_S + 5) * 1000)
+            _clients[url] = client
+    return client[settings.mongodb_db]
+
+
+def dispose() -> None:
+    """Close the console's pools (tests, a changed URL)."""
+    with _engine_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        for client in _clients.values():
+            client.close()
+        _engines.clear()
+        _clients.clear()
 
 
 def readonly_role_status() -> RoleStatus:
-    """Create (once per process) the NOLOGIN role ``p2p_readonly`` that may only SELECT the app
-    tables' non-secret columns; if the server does not allow it, say so (queries then run in a
-    read-only transaction only)."""
-    global _role_status
-    with _role_lock:
-        if _role_status is None:
-            _role_status = _ensure_readonly_role()
-        return _role_status
+    """Whether the SQL console is on (its read-only login is configured), in one line."""
+    if local.postgres_readonly_url(get_settings()) is None:
+        return RoleStatus(False, CONSOLE_OFF_SQL)
+    return RoleStatus(True, f"Queries run on the read-only login (SELECT on views of the app tables without "
+                            f"their secret columns; the server refuses writes), stopped after "
+                            f"{CONSOLE_TIMEOUT_S} s, at most {ROW_CAP:,} rows and "
+                            f"{MAX_RESULT_BYTES // 1_000_000} MB.")
 
 
-def _ensure_readonly_role() -> RoleStatus:
-    role = pgsql.Identifier(READONLY_ROLE)
-    try:
-        with pg.get_engine().connect() as conn:
-            raw = conn.connection.driver_connection
-            raw.rollback()
-            with raw.transaction():
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", (_ROLE_LOCK_KEY,))
-                exists = raw.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READONLY_ROLE,)).fetchone()
-                if not exists:
-                    raw.execute(pgsql.SQL("CREATE ROLE {} NOLOGIN").format(role))
-                for table in Base.metadata.sorted_tables:
-                    name = pgsql.Identifier(table.name)
-                    raw.execute(pgsql.SQL("REVOKE ALL ON {} FROM {}").format(name, role))
-                    columns = [pgsql.Identifier(c.name) for c in table.columns if not explorer.is_secret(c.name)]
-                    raw.execute(pgsql.SQL("GRANT SELECT ({}) ON {} TO {}").format(
-                        pgsql.SQL(", ").join(columns), name, role))
-                member = raw.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (READONLY_ROLE,)).fetchone()
-                if not (member and member[0]):
-                    raw.execute(pgsql.SQL("GRANT {} TO CURRENT_USER").format(role))
-            raw.rollback()
-    except psycopg.Error as exc:
-        reason = _first_line(exc)
-        log.warning("read-only console role not available: %s", reason)
-        return RoleStatus(False, f"The read-only role {READONLY_ROLE} could not be set up ({reason}); "
-                                 "queries run in a read-only transaction only.")
-    return RoleStatus(True, f"Queries run as the read-only role {READONLY_ROLE} (SELECT on the app tables, "
-                            f"secret columns excluded) in a read-only transaction, stopped after "
-                            f"{CONSOLE_TIMEOUT_S} s, at most {ROW_CAP:,} rows.")
+def mongo_console_status() -> RoleStatus:
+    """Whether the MongoDB console is on (its read-only user is configured), in one line."""
+    if local.mongodb_readonly_url(get_settings()) is None:
+        return RoleStatus(False, CONSOLE_OFF_MONGO)
+    return RoleStatus(True, "Queries run as a read-only MongoDB user.")
 
 
 # ------------------------------------------------------------------ SQL checks
 
 
 _TOKEN = re.compile(r"""
-    (?P<ws>\s+)
-  | (?P<line_comment>--[^\n]*)
+    (?P<ws>[ \t\n\r\f\v]+)
+  | (?P<line_comment>--[^\n\r]*)
   | (?P<block_comment>/\*)
   | (?P<unicode>[uU]&["'])
   | (?P<estring>[eE]'(?:[^'\\]|\\.|'')*')
   | (?P<string>'(?:[^']|'')*')
-  | (?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z_0-9]*)?\$)
+  | (?P<dollar>\$(?P<tag>[A-Za-z_\u0080-\U0010ffff][A-Za-z_0-9\u0080-\U0010ffff]*)?\$)
   | (?P<quoted>"(?:[^"]|"")*")
-  | (?P<word>[A-Za-z_\u0080-\uffff][A-Za-z_0-9$\u0080-\uffff]*)
+  | (?P<word>[A-Za-z_\u0080-\U0010ffff][A-Za-z_0-9$\u0080-\U0010ffff]*)
   | (?P<param>\$\d+)
   | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
   | (?P<punct>.)
@@ -307,11 +350,14 @@ def _sql_error(exc: psycopg.Error) -> DomainError:
     line = _first_line(exc)
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return Refused(f"The query ran longer than {CONSOLE_TIMEOUT_S} s and was stopped; nothing was changed.")
+    if exc.sqlstate and exc.sqlstate.startswith("53"):  # insufficient resources: the role's bounds
+        return Refused(f"Refused by the server: {line} (the console's memory and disk bounds). "
+                       "Nothing was changed.")
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
         return Refused(f"Refused, the console is read-only: {line}. Nothing was changed.")
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return Refused(f"Refused: {line} (the console's read-only role may read the app tables' columns, "
-                       "except password_hash and token_hash). Nothing was changed.")
+        return Refused(f"Refused by the server: {line} (the console's read-only login may only read the views "
+                       "of the app tables, without their secret columns). Nothing was changed.")
     if isinstance(exc, psycopg.errors.FeatureNotSupported) and "data-modifying" in line:
         return Refused("Writable CTEs (WITH … DELETE/UPDATE/INSERT) are refused: the console is read-only. "
                        "Nothing was changed.")
@@ -340,46 +386,68 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
-def run_sql(*, actor_id: object, sql: object) -> QueryResult:
-    """Run one read-only SELECT for an admin and return at most ROW_CAP rows, secrets masked.
+def _size(value: Any) -> int:
+    """About the bytes a cell takes in memory and on the page."""
+    return len(value) if isinstance(value, str) else 16
 
-    Raises PermissionDenied (not an admin), InvalidInput (syntax, unknown table...), Refused (a write,
-    a side effect, a timeout) or StoreUnavailable. The transaction is always rolled back."""
+
+def run_sql(*, actor_id: object, sql: object) -> QueryResult:
+    """Run one read-only SELECT for an admin on the console's read-only login: at most ROW_CAP rows
+    and MAX_RESULT_BYTES bytes.
+
+    Raises PermissionDenied (not an admin), Refused (the console is off, a write, a secret, a side
+    effect, a timeout), InvalidInput (syntax, unknown table...) or StoreUnavailable. Always rolled back."""
     statement = check_sql(sql)
     _require_admin(actor_id)
-    role = readonly_role_status()
+    engine = _readonly_engine()
+    if engine is None:
+        raise Refused(CONSOLE_OFF_SQL)
     started = time.perf_counter()
-    with pg.get_engine().connect() as conn:
+    rows: list[dict[str, Any]] = []
+    truncated = False
+    size = 0
+    try:
+        conn_cm = engine.connect()
+        conn = conn_cm.__enter__()
+    except Exception as exc:  # noqa: BLE001 - the login is missing or the server is down: one line
+        raise StoreUnavailable(f"PostgreSQL did not accept the console's read-only login ({_first_line(exc)}).") from None
+    try:
         raw = conn.connection.driver_connection
         try:
             raw.rollback()  # start from a clean slate: the next statement opens our transaction
             raw.execute("SET TRANSACTION READ ONLY")
             raw.execute(pgsql.SQL("SET LOCAL statement_timeout = {}").format(
                 pgsql.Literal(f"{CONSOLE_TIMEOUT_S}s")))
-            if role.active:
-                raw.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(READONLY_ROLE)))
             with raw.cursor(name="explorer_console") as cur:
                 cur.execute(statement)
                 names = _unique_names([d.name for d in cur.description or []])
-                fetched = cur.fetchmany(ROW_CAP + 1)
+                while not truncated:
+                    batch = cur.fetchmany(10)  # small batches: the byte cap applies as rows arrive
+                    if not batch:
+                        break
+                    for record in batch:
+                        if len(rows) >= ROW_CAP or size > MAX_RESULT_BYTES:
+                            truncated = True
+                            break
+                        row = {n: _cell(v) for n, v in zip(names, record, strict=False)}
+                        size += sum(_size(v) for v in row.values())
+                        rows.append(row)
         except psycopg.Error as exc:
             raise _sql_error(exc) from None
         finally:
             _reset_connection(conn, raw)
-    truncated = len(fetched) > ROW_CAP
-    rows = [explorer.mask_row({n: _cell(v) for n, v in zip(names, r, strict=False)}) for r in fetched[:ROW_CAP]]
-    note = "" if role.active else "Ran in a read-only transaction (the read-only role is not available)."
+    finally:
+        conn_cm.__exit__(None, None, None)
+    note = f"Cut at {MAX_RESULT_BYTES // 1_000_000} MB of results." if size > MAX_RESULT_BYTES else ""
     return QueryResult(names, rows, truncated, round((time.perf_counter() - started) * 1000, 1), note=note)
 
 
 def _reset_connection(conn: Any, raw: psycopg.Connection) -> None:
-    """Roll back, and drop anything session-level a query could have left on the pooled connection."""
+    """Roll back; a connection in an unknown state is never handed back to the pool."""
     try:
         raw.rollback()
-        raw.execute("SELECT pg_advisory_unlock_all()")
-        raw.commit()
     except psycopg.Error:
-        conn.invalidate()  # never hand a connection in an unknown state back to the pool
+        conn.invalidate()
 
 
 # ------------------------------------------------------------------ MongoDB
@@ -421,59 +489,139 @@ def parse_mongo_json(text: object, *, mode: str) -> Any:
     if mode == "pipeline":
         if not isinstance(value, list) or not all(isinstance(s, dict) and len(s) == 1 for s in value):
             raise InvalidInput('A pipeline is a JSON array of stages, e.g. [{"$match": {"status": "open"}}].')
-    check_mongo(value)
+    check_mongo(value, pipeline=(mode == "pipeline"))
     return value
 
 
-def check_mongo(value: Any, _depth: int = 0) -> None:
-    """Refuse ``$out``, ``$merge``, ``$where``, ``$function`` and ``$accumulator`` at any depth."""
+# A regex the server runs must not be able to backtrack: no groups, alternation, back-references,
+# lookarounds or repetition braces; a few quantifiers at most (the embedded server runs regexes in
+# Python, where maxTimeMS cannot stop them).
+_REGEX_RISKY = re.compile(r"[()|{}]|\\[1-9]|\\[kgpPN]")
+_MAX_REGEX_QUANTIFIERS = 3
+
+
+def _check_regex(pattern: Any) -> None:
+    if isinstance(pattern, list):
+        pattern = pattern[1] if len(pattern) > 1 else None
+    if isinstance(pattern, dict):
+        pattern = pattern.get("regex", pattern.get("pattern"))
+    if not isinstance(pattern, str):
+        raise Refused("Regular expressions are accepted as a plain string pattern only. Nothing was run.")
+    quantifiers = len(re.findall(r"(?<!\\)[*+?]", pattern))
+    if len(pattern) > MAX_REGEX_CHARS or _REGEX_RISKY.search(pattern) or quantifiers > _MAX_REGEX_QUANTIFIERS:
+        raise Refused(f"This regular expression could run without bound on the server: use at most "
+                      f"{MAX_REGEX_CHARS} characters, {_MAX_REGEX_QUANTIFIERS} quantifiers, and no groups, "
+                      "alternation, braces or back-references. Nothing was run.")
+
+
+def _limit_before(stages: list[Any], index: int, bound: int) -> bool:
+    """A ``$limit`` of at most ``bound`` earlier in the pipeline (so what flows on is bounded)."""
+    return any(isinstance(s, dict) and isinstance(s.get("$limit"), int) and not isinstance(s.get("$limit"), bool)
+               and 0 < s["$limit"] <= bound for s in stages[:index])
+
+
+def _check_pipeline(stages: Any, _depth: int) -> None:
+    """Stage rules for a pipeline (top level, and those inside $lookup/$facet/$unionWith)."""
+    if not isinstance(stages, list):
+        return
+    for i, stage in enumerate(stages):
+        if not isinstance(stage, dict) or len(stage) != 1:
+            continue
+        name, spec = next(iter(stage.items()))
+        if name == "$lookup":
+            inner = spec.get("pipeline") if isinstance(spec, dict) else None
+            one_match = isinstance(spec, dict) and spec.get("foreignField") == "_id" and inner is None
+            inner_limited = isinstance(inner, list) and _limit_before(inner, len(inner), LOOKUP_INNER_LIMIT)
+            if not _limit_before(stages, i, LOOKUP_OUTER_LIMIT) or not (one_match or inner_limited):
+                raise Refused(f"$lookup without bounds can multiply documents past every limit: put a "
+                              f"$limit of at most {LOOKUP_OUTER_LIMIT:,} before it, and join on foreignField "
+                              f"\"_id\" or end its pipeline with a $limit of at most {LOOKUP_INNER_LIMIT}. "
+                              "Nothing was run.")
+        if name == "$graphLookup":
+            depth = spec.get("maxDepth") if isinstance(spec, dict) else None
+            if (not isinstance(depth, int) or isinstance(depth, bool) or not 0 <= depth <= GRAPH_MAX_DEPTH
+                    or not _limit_before(stages, i, LOOKUP_INNER_LIMIT)):
+                raise Refused(f"$graphLookup needs maxDepth of at most {GRAPH_MAX_DEPTH} and a $limit of at most "
+                              f"{LOOKUP_INNER_LIMIT} before it. Nothing was run.")
+
+
+def check_mongo(value: Any, _depth: int = 0, *, pipeline: bool = False) -> None:
+    """Refuse, at any depth: writes (``$out``, ``$merge``), server-side JavaScript, stages and
+    operators that can run unbounded, regexes that can backtrack, and unbounded lookups."""
     if _depth > 100:
         raise InvalidInput("The JSON is nested too deeply.")
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and key.strip() in DENIED_MONGO_KEYS:
-                writes = key.strip() in ("$out", "$merge")
+            name = key.strip() if isinstance(key, str) else key
+            if name in DENIED_MONGO_KEYS:
+                writes = name in ("$out", "$merge")
                 what = "writes to a collection" if writes else "runs JavaScript on the server"
-                raise Refused(f"{key.strip()} is refused: it {what} and the console is read-only. "
+                raise Refused(f"{name} is refused: it {what} and the console is read-only. "
                               "Nothing was changed.")
+            if name in UNBOUNDED_MONGO_KEYS:
+                raise Refused(f"{name} is refused: it can run without bound (past the console's "
+                              f"{CONSOLE_TIMEOUT_S} s). Nothing was run.")
+            if name in _REGEX_KEYS:
+                _check_regex(item)
             check_mongo(item, _depth + 1)
+            if name in ("$lookup", "$facet", "$unionWith") and isinstance(item, dict):
+                for sub in ([item.get("pipeline")] if name != "$facet" else list(item.values())):
+                    _check_pipeline(sub, _depth + 1)
     elif isinstance(value, list):
         for item in value:
             check_mongo(item, _depth + 1)
+    if pipeline:
+        _check_pipeline(value, _depth)
 
 
 def _mongo_error(exc: pymongo.errors.PyMongoError) -> DomainError:
     if isinstance(exc, pymongo.errors.ExecutionTimeout):
         return Refused(f"The query ran longer than {CONSOLE_TIMEOUT_S} s and was stopped; nothing was changed.")
     if isinstance(exc, pymongo.errors.OperationFailure):
-        message = explorer.mask_text(str(exc.details.get("errmsg") if exc.details else exc).splitlines()[0])
+        message = str(exc.details.get("errmsg") if exc.details else exc).splitlines()[0]
+        if exc.code == 13:
+            return Refused(f"Refused by the server: {message[:300]} (the console's MongoDB user may only read). "
+                           "Nothing was changed.")
         return InvalidInput(f"MongoDB could not run the query: {message[:300]}.")
     return StoreUnavailable(f"MongoDB did not answer ({type(exc).__name__}); nothing was changed.")
 
 
 def run_mongo(*, actor_id: object, collection: object, mode: str, text: object) -> QueryResult:
-    """Run a read-only filter or pipeline against one collection of the app database for an admin:
-    at most ROW_CAP documents, stopped after CONSOLE_TIMEOUT_S seconds, secrets masked."""
+    """Run a read-only filter or pipeline against one collection of the app database for an admin, as
+    the console's read-only user: at most ROW_CAP documents and MAX_RESULT_BYTES bytes, stopped after
+    CONSOLE_TIMEOUT_S seconds."""
     query = parse_mongo_json(text, mode=mode)
     if not isinstance(collection, str) or collection not in explorer.list_collections():
         raise InvalidInput("Pick a collection from the list.")
     _require_admin(actor_id)
+    db = _readonly_db()
+    if db is None:
+        raise Refused(CONSOLE_OFF_MONGO)
     started = time.perf_counter()
-    coll = mongo.get_db()[collection]
+    coll = db[collection]
+    docs: list[dict[str, Any]] = []
+    size = 0
+    truncated = False
     try:
         if mode == "filter":
-            cursor = coll.find(query, limit=ROW_CAP + 1, max_time_ms=CONSOLE_TIMEOUT_S * 1000)
+            cursor = coll.find(query, limit=ROW_CAP + 1, max_time_ms=CONSOLE_TIMEOUT_S * 1000, batch_size=100)
         else:
-            cursor = coll.aggregate(query + [{"$limit": ROW_CAP + 1}], maxTimeMS=CONSOLE_TIMEOUT_S * 1000)
+            cursor = coll.aggregate(query + [{"$limit": ROW_CAP + 1}], maxTimeMS=CONSOLE_TIMEOUT_S * 1000,
+                                    batchSize=100)
         with cursor:
-            docs = [doc for _, doc in zip(range(ROW_CAP + 1), cursor, strict=False)]
+            for doc in cursor:
+                if len(docs) >= ROW_CAP or size > MAX_RESULT_BYTES:
+                    truncated = True
+                    break
+                size += len(bson.encode(doc))
+                docs.append(doc)
     except pymongo.errors.PyMongoError as exc:
         raise _mongo_error(exc) from None
-    truncated = len(docs) > ROW_CAP
-    masked = [explorer.mask_row(d) for d in docs[:ROW_CAP]]
+    masked = [explorer.mask_row(d) for d in docs]
     rows = [explorer.mask_row(explorer.flatten_row(d)) for d in masked]
     columns: dict[str, None] = {}
     for r in rows:
         columns.update(dict.fromkeys(r))
+    note = f"Cut at {MAX_RESULT_BYTES // 1_000_000} MB of results." if size > MAX_RESULT_BYTES else ""
     return QueryResult(list(columns), rows, truncated, round((time.perf_counter() - started) * 1000, 1),
-                       documents=[explorer.to_jsonable(d) for d in masked])
+                       documents=[explorer.to_jsonable(d) for d in masked], note=note)
