@@ -11,6 +11,7 @@ import streamlit as st
 
 from p2p_store import health
 from p2p_store.accounts import auth
+from p2p_store.community import stats
 from p2p_store.errors import DomainError
 from p2p_store.settings import SettingsError, get_settings
 from p2p_store.stores import mongo, pg, schema
@@ -118,6 +119,7 @@ def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
 def refresh_after_write() -> None:
     """After any write the person made: every cached read is stale."""
     st.cache_data.clear()
+    stats.invalidate()  # the figure cache refreshes now; the writer's next run waits for it (#17)
 
 
 def notify(message: str, icon: str = ":material/check_circle:") -> None:
