@@ -28,7 +28,7 @@ me = shell.page_guard(stores=("postgresql", "mongodb"))
 OUTLINE_FILE = Path(seed.__file__).resolve().parent / "geo" / "region_outline.geojson"
 OUTLINE_TOLERANCE = 0.01  # degrees (~1 km): below a pixel up to zoom 8; cuts the outline from 360 to ~110 kB
 MAP_HEIGHT = 560  # px
-MAP_WIDTH_GUESS = 660  # px, the map column of a wide layout at 1500 px; only used to fit the initial view
+MAP_WIDTH_GUESS = 400  # px: a phone-width map column (#17), so the whole country fits at 400 px as at 1400 px
 POINTS, SELECTED, OUTLINE, LABELS = "use-cases", "selected-case", "region-outline", "city-labels"
 DENSITY = {"clusters": "Clusters", "points": "Points", "hexagons": "Hexagon density", "heatmap": "Heatmap"}
 NEAR_CIRCLE, CLUSTERS, CLUSTER_COUNTS = "near-circle", "use-case-clusters", "cluster-counts"

@@ -293,6 +293,9 @@ def main() -> int:
         own_dir = tempfile.mkdtemp(prefix="p2p-bench-")
         os.environ["P2P_DATA_DIR"] = own_dir
     os.environ.setdefault("P2P_MONGO_SELECT_TIMEOUT_MS", "2000")
+    # A reseed at scale 100 builds indexes over 75,000 documents in one command: on a busy machine that
+    # takes longer than the app's 15 s socket timeout.
+    os.environ.setdefault("P2P_MONGO_TIMEOUT_MS", "300000")
     import logging
 
     logging.basicConfig(level=logging.ERROR)
@@ -310,7 +313,12 @@ def main() -> int:
             "load_average": os.getloadavg(),
             "stores": "external" if settings.database_url or settings.mongodb_url else "embedded",
             "up_s": round(up_s, 2)}
-        runs = [{**header, **_scale_run(scale, args, settings)} for scale in args.scale]
+        runs = []
+        for scale in args.scale:
+            runs.append({**header, **_scale_run(scale, args, settings)})
+            if args.out:  # each scale as soon as it is done: a later failure keeps the earlier figures
+                args.out.write_text(json.dumps({"runs": runs, "growth": {}}, indent=2) + "\n")
+            print(f"scale {scale} done", file=sys.stderr, flush=True)
     finally:
         mongo.close_client()
         pg.dispose_engine()
