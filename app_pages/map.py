@@ -33,7 +33,7 @@ POINTS, SELECTED, OUTLINE, LABELS = "use-cases", "selected-case", "region-outlin
 DENSITY = {"clusters": "Clusters", "points": "Points", "hexagons": "Hexagon density", "heatmap": "Heatmap"}
 NEAR_CIRCLE, CLUSTERS, CLUSTER_COUNTS = "near-circle", "use-case-clusters", "cluster-counts"
 CLUSTER_FROM = 300  # mapped cases from which the map opens on clusters rather than single points
-CLUSTER_CELL_PX = 56  # grid cell of a cluster at the initial zoom
+CLUSTER_CELL_PX = 64  # grid cell of a cluster at the initial zoom (a circle stays inside its cell)
 KIND_LABEL = {"basic": "Basic", "detailed": "Detailed case study"}
 # Main industrial cities get a label; the others sit too close to a labelled one (Dhahran, Al Khobar,
 # Ras Tanura by Dammam; Makkah by Jeddah).
@@ -283,7 +283,7 @@ def build_deck(points: list[dict[str, Any]], *, mode: str, view: pdk.ViewState,
         groups = [dict(g, title=f"{g['count']:,} use cases", company=f"around {g['city']}",
                        industry=f"mostly {g['industry']}", kind_label="zoom in, or filter by city",
                        label=f"{g['count']:,}", color=list(industry_color(g["industry"])),
-                       radius=min(9 + 4 * math.sqrt(g["count"]), 34),
+                       radius=min(7 + 3 * math.sqrt(g["count"]), CLUSTER_CELL_PX // 2 - 4),
                        tip_x="-100%" if g["lon"] > view.longitude else "0%",
                        tip_y="-100%" if g["lat"] < view.latitude else "0%")
                   for g in use_cases.grid_clusters(points, cell_deg=cell) if g["count"] > 1]

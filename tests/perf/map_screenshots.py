@@ -18,7 +18,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.perf.bench_browser import CHROMIUM_ARGS, _free_port, _palette, drawn, settle  # noqa: E402
+from tests.perf.bench_browser import CHROMIUM_ARGS, _free_port, _palette, drawn, settle
 
 
 def shoot(browser, url: str, out: Path, width: int, height: int, palette) -> None:
