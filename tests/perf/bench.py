@@ -36,11 +36,17 @@ sys.path.insert(0, str(REPO_ROOT))
 os.chdir(REPO_ROOT)
 
 
-def _median_ms(fn, runs: int) -> float:
+def _median_ms(fn, runs: int) -> float | None:
+    """Median milliseconds of ``runs`` calls; None (and a line on stderr) when a call fails, so one
+    query that times out on a busy machine does not lose the rest of the run."""
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        fn()
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - reported, the figure is left out
+            print(f"raw query failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return None
         times.append((time.perf_counter() - start) * 1000)
     return round(statistics.median(times), 2)
 
