@@ -14,7 +14,7 @@ import streamlit as st
 
 from app_pages import open_notebook, shell
 from app_pages.widgets import Pager, h, html_text, md, plural, when
-from p2p_store.community import forum
+from p2p_store.community import forum, stats
 from p2p_store.errors import NotFound
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
@@ -47,9 +47,9 @@ CATEGORY_CHART = {
 # ------------------------------------------------------------------ cached reads (bounded)
 
 
-@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
-def load_facets() -> forum.ForumFacets:
-    return forum.facet_counts()
+def load_facets() -> stats.Cached:
+    """Facet counts from the figure cache (stale-while-revalidate, #17): never a scan on a page run."""
+    return stats.forum_facets()
 
 
 @st.cache_data(ttl=30, max_entries=128, show_spinner=False)
@@ -117,7 +117,11 @@ def whole_thread(post_id: str) -> None:
 
 # ------------------------------------------------------------------ sidebar: filters (always rendered)
 
-facets = shell.call(load_facets) or forum.ForumFacets(categories=[], tags=[], authors=[])
+cached_facets = shell.call(load_facets)
+facets = cached_facets.value if cached_facets else forum.ForumFacets(categories=[], tags=[], authors=[])
+if cached_facets:
+    st.sidebar.caption(f"Counts as of {cached_facets.as_of:%H:%M:%S} UTC"
+                       + (" · refreshing" if cached_facets.refreshing else ""))
 authors = {a.author_id: a for a in facets.authors}
 
 

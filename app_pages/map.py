@@ -20,16 +20,19 @@ from pydeck.types import String
 import seed
 from app_pages import open_notebook, shell, url_params
 from app_pages.widgets import h, md
-from p2p_store.community import geometry, use_cases
+from p2p_store.community import geometry, stats, use_cases
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 
 OUTLINE_FILE = Path(seed.__file__).resolve().parent / "geo" / "region_outline.geojson"
 OUTLINE_TOLERANCE = 0.01  # degrees (~1 km): below a pixel up to zoom 8; cuts the outline from 360 to ~110 kB
 MAP_HEIGHT = 560  # px
-MAP_WIDTH_GUESS = 660  # px, the map column of a wide layout at 1500 px; only used to fit the initial view
+MAP_WIDTH_GUESS = 400  # px: a phone-width map column (#17), so the whole country fits at 400 px as at 1400 px
 POINTS, SELECTED, OUTLINE, LABELS = "use-cases", "selected-case", "region-outline", "city-labels"
-DENSITY = {"points": "Points", "hexagons": "Hexagon density", "heatmap": "Heatmap"}
+DENSITY = {"clusters": "Clusters", "points": "Points", "hexagons": "Hexagon density", "heatmap": "Heatmap"}
+NEAR_CIRCLE, CLUSTERS, CLUSTER_COUNTS = "near-circle", "use-case-clusters", "cluster-counts"
+CLUSTER_FROM = 300  # mapped cases from which the map opens on clusters rather than single points
+CLUSTER_CELL_PX = 64  # grid cell of a cluster at the initial zoom (a circle stays inside its cell)
 KIND_LABEL = {"basic": "Basic", "detailed": "Detailed case study"}
 # Main industrial cities get a label; the others sit too close to a labelled one (Dhahran, Al Khobar,
 # Ras Tanura by Dammam; Makkah by Jeddah).
@@ -61,7 +64,7 @@ def load_facets(epoch: float) -> dict[str, list[str]]:
     show first): read them from it rather than scanning the collection a second time."""
     everything = load_view(epoch, None, None, None, None, None, None)
     if everything["capped"]:
-        return use_cases.facet_values()
+        return stats.use_case_facets().value  # the figure cache (#17): no second scan on a page run
     return use_cases.facets_from_rows(everything["rows"])
 
 
@@ -128,15 +131,24 @@ def industry_color(industry: str) -> tuple[int, int, int]:
 def map_point(row: dict[str, Any]) -> dict[str, Any]:
     """A flat record for the map: pydeck's tooltip reads top-level keys only (Streamlit HTML-escapes
     the values it puts into the tooltip template)."""
+    created = row.get("created_at")
     return {"id": row["id"], "lon": row["lon"], "lat": row["lat"], "color": list(industry_color(row["industry"])),
             "title": row["title"], "company": row["company"], "industry": row["industry"], "city": row["city"],
-            "kind_label": KIND_LABEL.get(row["kind"], row["kind"])}
+            "kind_label": KIND_LABEL.get(row["kind"], row["kind"]),
+            "published": created.strftime("%Y-%m-%d") if created else ""}
 
 
-def fitted_view(points: list[dict[str, Any]], *, fit: bool) -> pdk.ViewState:
-    """The initial view: Saudi Arabia, or (``fit``) the bounding box of the points."""
-    if fit and points:
+def fitted_view(points: list[dict[str, Any]], *, fit: bool,
+                near: tuple[float, float, float] | None = None) -> pdk.ViewState:
+    """The initial view: Saudi Arabia, or (``fit``) the bounding box of the points (and of the near
+    search's circle, so it shows whole)."""
+    if fit and (points or near):
         lons, lats = [p["lon"] for p in points], [p["lat"] for p in points]
+        if near:
+            dlat = near[2] / 111.2
+            dlon = dlat / max(math.cos(math.radians(near[1])), 0.1)
+            lons += [near[0] - dlon, near[0] + dlon]
+            lats += [near[1] - dlat, near[1] + dlat]
         box, pad_lon, pad_lat = (min(lons), min(lats), max(lons), max(lats)), 1.6, 1.4  # room for labels
     else:
         box, pad_lon, pad_lat = use_cases.SAUDI_BOUNDS, 1.05, 1.05  # the bounds have their own margin
@@ -150,8 +162,14 @@ def fitted_view(points: list[dict[str, Any]], *, fit: bool) -> pdk.ViewState:
     return pdk.ViewState(longitude=round(lon, 4), latitude=round(lat, 4), zoom=round(zoom, 2), pitch=0, bearing=0)
 
 
-TOOLTIP = {"html": "<b>{title}</b><br/>{company}<br/>{industry} · {city}<br/><i>{kind_label}</i>",
-           "style": {"backgroundColor": "#1f2430", "color": "white", "fontSize": "12px", "maxWidth": "320px"}}
+# The tooltip box is drawn by the inner div, shifted by the point's ``tip_x`` / ``tip_y`` ("0%" or
+# "-100%"): a point in the east or south of the view shows its tooltip west or north of the pointer,
+# so it stays inside the map (deck.gl places the outer div at the pointer; #17).
+_TIP_BOX = ("transform:translate({tip_x},{tip_y});background:#1f2430;color:white;padding:6px 9px;"
+            "border-radius:4px;max-width:260px;box-shadow:0 1px 4px rgba(0,0,0,.35);white-space:normal")
+TOOLTIP = {"html": f'<div style="{_TIP_BOX}"><b>{{title}}</b><br/>{{company}}<br/>{{industry}} · {{city}}<br/>'
+                   '<i>{kind_label}</i></div>',
+           "style": {"backgroundColor": "transparent", "padding": "0", "fontSize": "12px", "color": "white"}}
 
 
 def hexagon_radius_m(view: pdk.ViewState) -> int:
@@ -180,23 +198,70 @@ class PrebuiltDeck(pdk.Deck):
         return self.spec
 
 
+def in_period(points: list[dict[str, Any]], period: tuple[str, str] | None) -> list[dict[str, Any]]:
+    """Points published within ``period`` (ISO dates, inclusive); all of them when None."""
+    if period is None:
+        return points
+    return [p for p in points if p["published"] and period[0] <= p["published"] <= period[1]]
+
+
+def with_tooltips(points: list[dict[str, Any]], view: pdk.ViewState) -> list[dict[str, Any]]:
+    """Copies of the points with their tooltip text and side (see TOOLTIP)."""
+    return [{**p, "tip_x": "-100%" if p["lon"] > view.longitude else "0%",
+             "tip_y": "-100%" if p["lat"] < view.latitude else "0%"} for p in points]
+
+
 @st.cache_resource(ttl=120, max_entries=16, show_spinner=False)
-def deck_spec(view_key: tuple[Any, ...], mode: str, ring: tuple[float, float] | None, fit: bool) -> str:
-    """The deck's JSON for one view: with 2,000+ points it is ~600 kB, serialised once per view and
-    layer mode instead of on every rerun."""
-    points = load_view(*view_key)["points"]
-    return build_deck(points, mode=mode, view=fitted_view(points, fit=fit), ring=ring).to_json()
+def deck_spec(view_key: tuple[Any, ...], mode: str, ring: tuple[float, float] | None, fit: bool,
+              period: tuple[str, str] | None = None) -> str:
+    """The deck's JSON for one view: with 2,000+ points it is ~600 kB, serialised once per view,
+    layer mode and period instead of on every rerun."""
+    points = in_period(load_view(*view_key)["points"], period)
+    near = view_key[-1]
+    view = fitted_view(points, fit=fit, near=near)
+    return build_deck(with_tooltips(points, view), mode=mode, view=view, ring=ring, near=near).to_json()
 
 
 def build_deck(points: list[dict[str, Any]], *, mode: str, view: pdk.ViewState,
-               ring: tuple[float, float] | None) -> pdk.Deck:
-    """Outline under everything, then density (hexagons/heatmap), the points, the ring around the
-    open case, and the city labels on top."""
+               ring: tuple[float, float] | None, near: tuple[float, float, float] | None = None) -> pdk.Deck:
+    """Outline under everything, then the near search's circle, density (hexagons/heatmap) or
+    clusters, the points, the ring around the open case, and the city labels on top."""
     layers = [pdk.Layer(
         "GeoJsonLayer", id=OUTLINE, data=region_outline(), stroked=True, filled=True, pickable=False,
         # Translucent, so a Carto basemap (when tiles can load) still shows roads through it.
         get_fill_color="properties.is_saudi ? [236, 220, 180, 200] : [214, 216, 220, 170]",
         get_line_color=[110, 110, 110, 220], line_width_min_pixels=1, line_width_max_pixels=1.5)]
+    if near is not None:  # the radius search drawn as what it is: a circle around its centre
+        layers.append(pdk.Layer(
+            "ScatterplotLayer", id=NEAR_CIRCLE, data=[{"lon": near[0], "lat": near[1]}], get_position=["lon", "lat"],
+            get_radius=near[2] * 1000, radius_units=String("meters"), filled=True, stroked=True,
+            get_fill_color=[15, 118, 110, 28], get_line_color=[15, 118, 110, 220], line_width_units=PIXELS,
+            get_line_width=2, pickable=False))
+    if mode == "clusters":
+        # Grid clusters at the initial zoom (#17): cells of CLUSTER_CELL_PX pixels; a cell with one case
+        # stays a clickable point below. The count is written on each cluster.
+        cell = CLUSTER_CELL_PX * 360 / (512 * 2 ** view.zoom)
+        groups = [dict(g, title=f"{g['count']:,} use cases", company=f"around {g['city']}",
+                       industry=f"mostly {g['industry']}", kind_label="zoom in, or filter by city",
+                       label=f"{g['count']:,}", color=list(industry_color(g["industry"])),
+                       radius=min(7 + 3 * math.sqrt(g["count"]), CLUSTER_CELL_PX // 2 - 4),
+                       tip_x="-100%" if g["lon"] > view.longitude else "0%",
+                       tip_y="-100%" if g["lat"] < view.latitude else "0%")
+                  for g in use_cases.grid_clusters(points, cell_deg=cell) if g["count"] > 1]
+        layers.append(pdk.Layer(
+            "ScatterplotLayer", id=CLUSTERS, data=groups, get_position=["lon", "lat"], get_fill_color="color",
+            get_line_color=[255, 255, 255], stroked=True, radius_units=PIXELS, get_radius="radius",
+            line_width_units=PIXELS, get_line_width=2, pickable=True, opacity=0.85))
+        layers.append(pdk.Layer(
+            "TextLayer", id=CLUSTER_COUNTS, data=groups, get_position=["lon", "lat"], get_text="label", get_size=12,
+            get_color=[255, 255, 255, 255], font_weight=700, pickable=False, outline_width=2,
+            outline_color=[0, 0, 0, 160], font_settings={"sdf": True},
+            font_family=String("'Source Sans Pro', 'Helvetica Neue', Arial, sans-serif")))
+        per_cell: dict[tuple[int, int], int] = {}
+        for p in points:
+            key = (math.floor(p["lon"] / cell), math.floor(p["lat"] / cell))
+            per_cell[key] = per_cell.get(key, 0) + 1
+        points = [p for p in points if per_cell[(math.floor(p["lon"] / cell), math.floor(p["lat"] / cell))] == 1]
     if mode == "hexagons":
         layers.append(pdk.Layer(
             "HexagonLayer", id="use-case-density", data=points, get_position=["lon", "lat"],
@@ -208,7 +273,7 @@ def build_deck(points: list[dict[str, Any]], *, mode: str, view: pdk.ViewState,
         layers.append(pdk.Layer(
             "HeatmapLayer", id="use-case-heat", data=points, get_position=["lon", "lat"], get_weight=1,
             radius_pixels=45, intensity=1.2, threshold=0.05, opacity=0.75, pickable=False))
-    dense = mode != "points"
+    dense = mode in ("hexagons", "heatmap")
     layers.append(pdk.Layer(
         "ScatterplotLayer", id=POINTS, data=points, get_position=["lon", "lat"], get_fill_color="color",
         get_line_color=[255, 255, 255], stroked=True, radius_units=PIXELS, get_radius=3 if dense else 6,
@@ -219,10 +284,16 @@ def build_deck(points: list[dict[str, Any]], *, mode: str, view: pdk.ViewState,
             "ScatterplotLayer", id=SELECTED, data=[{"lon": ring[0], "lat": ring[1]}],
             get_position=["lon", "lat"], filled=False, stroked=True, radius_units=PIXELS, get_radius=12,
             line_width_units=PIXELS, get_line_width=3, get_line_color=[20, 20, 20, 230], pickable=False))
+    labels = [dict(c, offset=[9, -1]) for c in city_labels()]
+    if mode == "clusters":  # a city's name beside its cluster's circle, not under it
+        for label in labels:
+            near_groups = [g for g in groups if abs(g["lon"] - label["lon"]) < cell and abs(g["lat"] - label["lat"]) < cell]
+            if near_groups:
+                label["offset"] = [int(max(g["radius"] for g in near_groups)) + 5, -1]
     layers.append(pdk.Layer(
-        "TextLayer", id=LABELS, data=city_labels(), get_position=["lon", "lat"], get_text="name", get_size=13,
+        "TextLayer", id=LABELS, data=labels, get_position=["lon", "lat"], get_text="name", get_size=13,
         get_color=[45, 45, 45, 255], get_text_anchor=String("start"), get_alignment_baseline=String("center"),
-        get_pixel_offset=[9, -1], font_weight=600, pickable=False,
+        get_pixel_offset="offset", font_weight=600, pickable=False,
         font_family=String("'Source Sans Pro', 'Helvetica Neue', Arial, sans-serif"),
         font_settings={"sdf": True}, outline_width=3, outline_color=[255, 255, 255, 230]))
     return CompactDeck(layers=layers, initial_view_state=view, map_style=None, tooltip=TOOLTIP)
@@ -252,7 +323,17 @@ st.title("Use-case map")
 st.caption("Industrial IoT use cases across Saudi Arabia. Hover a point for a summary, click it for the "
            "details. Filters and the open case are kept in the link, so a view can be shared.")
 
-f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 2, 1.4])
+# The map first and the filters beside it (#17): at 1400 px the filters sit in the right-hand column;
+# on a narrow screen Streamlit stacks the columns, so the map comes first and the filters follow in a
+# panel that folds away.
+map_col, side = st.columns([2, 1], gap="medium")
+filter_panel = side.expander("Filters", expanded=True, icon=":material/filter_list:")
+with filter_panel:
+    f1, f2 = st.columns(2)
+    f3, f4 = st.columns(2)
+    f5, n1 = st.columns(2)
+    n2, _ = st.columns(2)
+    n3, n4 = st.columns(2)
 industry = f1.selectbox("Industry", [ANY, *facets["industries"]], key="industry", bind=URL)
 region = f2.selectbox("Region", [ANY, *facets["regions"]], key="region", bind=URL)
 city_options = [ANY, *[c for c in facets["cities"]
@@ -265,7 +346,6 @@ kind = f5.selectbox("Version", [ANY, *(k.capitalize() for k in use_cases.KINDS)]
 
 url_params.numbers({"km": (use_cases.MIN_RADIUS_KM, use_cases.MAX_RADIUS_KM), "lon": (-180, 180),
                     "lat": (-90, 90)})  # before the widgets parse them (#14)
-n1, n2, n3, n4, n5 = st.columns([2, 1.2, 1.2, 1.2, 2.4], vertical_alignment="bottom")
 near_choice = n1.selectbox("Near", ["anywhere", *cities_by_name, "point"], key="near", bind=URL,
                            format_func=lambda c: NEAR_LABEL.get(c, c),
                            help="Only cases within the radius of a city or a point, nearest first.")
@@ -282,8 +362,10 @@ if near_choice == "point":
     near = (float(lon), float(lat), float(radius))
 elif near_choice in cities_by_name:
     near = (float(cities_by_name[near_choice]["lon"]), float(cities_by_name[near_choice]["lat"]), float(radius))
-mode = n5.segmented_control("Layer", list(DENSITY), format_func=DENSITY.get, key="layer", bind=URL,
-                            default="points", required=True) or "points"
+everything = shell.call(load_view, epoch, None, None, None, None, None, None)
+default_mode = "clusters" if everything and len(everything["points"]) >= CLUSTER_FROM else "points"
+mode = map_col.segmented_control("Layer", list(DENSITY), format_func=DENSITY.get, key="layer", bind=URL,
+                                 default=default_mode, required=True) or default_mode
 
 filters = {"industry": None if industry == ANY else industry, "region": None if region == ANY else region,
            "city": None if city == ANY else city, "technology": None if technology == ANY else technology,
@@ -291,8 +373,22 @@ filters = {"industry": None if industry == ANY else industry, "region": None if 
 data = shell.call(load_view, epoch, *filters.values(), near)
 if data is None:
     st.stop()
-rows, points = data["rows"], data["points"]
+rows, points, table = data["rows"], data["points"], data["table"]
 filtered = any(v is not None for v in filters.values()) or near is not None
+
+# A time slider over the cases' publication dates (#17), when the matching cases have them.
+period: tuple[str, str] | None = None
+published = sorted(r["created_at"].date() for r in rows if r.get("created_at"))
+if published and published[0] < published[-1]:
+    lo, hi = published[0], published[-1]
+    chosen = map_col.slider("Published", min_value=lo, max_value=hi, value=(lo, hi), format="MMM YYYY",
+                            key=f"published_{lo}_{hi}", help="Only cases published in this period.")
+    if tuple(chosen) != (lo, hi):
+        period = (chosen[0].isoformat(), chosen[1].isoformat())
+        keep = [bool(r.get("created_at")) and period[0] <= r["created_at"].date().isoformat() <= period[1]
+                for r in rows]
+        rows = [r for r, k in zip(rows, keep) if k]
+        table = table.filter(pa.array(keep)) if table is not None else None
 
 # ------------------------------------------------------------------ the open case: ?case=<id>
 
@@ -426,10 +522,9 @@ def show_study(case: dict[str, Any]) -> None:
             st.markdown("\n".join(f"- {md(x)}" for x in case["lessons_learned"]))
 
 
-map_col, side = st.columns([2, 1], gap="medium")
 with map_col:
     ring = (selected["lon"], selected["lat"]) if selected and selected.get("lon") is not None else None
-    spec = deck_spec((epoch, *filters.values(), near), mode, ring, filtered)
+    spec = deck_spec((epoch, *filters.values(), near), mode, ring, filtered or period is not None, period)
     st.pydeck_chart(PrebuiltDeck(spec), height=MAP_HEIGHT, on_select="rerun", selection_mode="single-object",
                     key="use_case_map", alt="Map of industrial IoT use cases in Saudi Arabia")
     legend(data["industries"])
@@ -464,7 +559,6 @@ if near is not None:
 st.subheader(f"{len(rows):,} use case{'' if len(rows) == 1 else 's'}{where}", anchor=False)
 open_notebook.map_view(filters, near)  # issue #18.3
 if rows:
-    table = data["table"]
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 420),
                  column_order=[c for c in table.column_names if c != "id"], on_select="rerun",
                  selection_mode="single-row", key="use_case_table",

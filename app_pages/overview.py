@@ -6,22 +6,20 @@ import streamlit as st
 
 from app_pages import shell
 from app_pages.widgets import md
-from p2p_store.community import stats, use_cases
+from p2p_store.community import stats
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 
 
-@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
-def load_overview() -> dict:
-    return {"figures": stats.headline_figures(), "categories": stats.posts_per_category(),
-            "industries": use_cases.counts_by_industry(), "activity": stats.activity_by_month()}
-
-
 st.title("Overview")
-st.caption(f"Welcome back, {md(me.full_name.split()[0])}. Figures refresh every minute and after any change you make.")
-data = shell.call(load_overview)
+# Accounts are counted live; the rest comes from the figure cache (p2p_store.community.stats, #17):
+# a background refresh keeps it within a minute, and any change you make refreshes it at once.
+data = shell.call(stats.overview)
 if data is None:
     st.stop()
+st.caption(f"Welcome back, {md(me.full_name.split()[0])}. Figures as of {data['as_of']:%H:%M:%S} UTC"
+           + (" (refreshing…)" if data["refreshing"] else "") + "; they refresh every minute and after any change "
+           "you make.")
 fig = data["figures"]
 roles = fig["accounts_by_role"]
 c1, c2, c3, c4 = st.columns(4)

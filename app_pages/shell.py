@@ -15,6 +15,7 @@ import streamlit as st
 from app_pages.widgets import STORE_LABEL, md
 from p2p_store import health, outbox
 from p2p_store.accounts import auth
+from p2p_store.community import stats
 from p2p_store.errors import DomainError, one_line_error
 from p2p_store.settings import SettingsError, get_settings
 from p2p_store.stores import ready
@@ -110,6 +111,7 @@ def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
 def refresh_after_write() -> None:
     """After any write the person made: every cached read is stale."""
     st.cache_data.clear()
+    stats.invalidate()  # the figure cache refreshes now; the writer's next run waits for it (#17)
 
 
 def notify(message: str, icon: str = ":material/check_circle:") -> None:

@@ -76,6 +76,9 @@ def demo(stores):
 
 
 def _clear_app_caches() -> None:
+    from p2p_store.community import stats
+
+    stats.FIGURES.clear()  # the figure cache lives in the process, beside Streamlit's (#17)
     try:
         import streamlit as st
 

@@ -134,3 +134,19 @@ def test_env_example_lists_every_variable_with_placeholders(docker_compose):
     # The example is complete: compose accepts it as it is.
     proc = _compose_config(docker_compose, ENV_EXAMPLE)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_app_can_run_as_several_replicas(docker_compose, tmp_path):
+    """`--scale app=2` (#17): no fixed container name, a host port range (one port per replica),
+    replicas settable; the stores stay single."""
+    import yaml
+
+    env = _write_env(tmp_path / "test.env", {**TEST_VALUES, "APP_REPLICAS": "2"})
+    proc = _compose_config(docker_compose, env)
+    assert proc.returncode == 0, proc.stderr
+    app = yaml.safe_load(proc.stdout)["services"]["app"]
+    assert "container_name" not in app
+    assert app["deploy"]["replicas"] == 2
+    (port,) = app["ports"]
+    low, high = (int(p) for p in str(port["published"]).split("-"))
+    assert port["target"] == 8501 and high - low + 1 >= 2

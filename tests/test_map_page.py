@@ -309,3 +309,53 @@ def test_cases_without_usable_coordinates_are_left_off_and_counted(demo_map):
     finally:
         coll.delete_many({"_id": {"$in": ["test-no-location", "test-swapped"]}})
         st.cache_data.clear()
+
+
+# ------------------------------------------------------------------ made for demos (#17)
+
+
+def test_radius_search_draws_its_circle_and_fits_it(demo_map):
+    at = open_map({"near": "Riyadh", "km": "120"})
+    circle = layer(at, "near-circle")
+    from p2p_store.community import use_cases
+
+    lon, lat = use_cases.city_location(city="Riyadh")
+    assert circle["data"] == [{"lon": lon, "lat": lat}]
+    assert circle["getRadius"] == 120_000 and circle["radiusUnits"] == "meters"
+    ids = [lay["id"] for lay in deck(at)["layers"]]
+    assert ids.index("region-outline") < ids.index("near-circle") < ids.index("use-cases")  # under the points
+    assert layer(open_map(), "near-circle") is None
+
+
+def test_clusters_count_every_mapped_case_once(demo_map):
+    at = open_map({"layer": "Clusters"})
+    groups = layer(at, "use-case-clusters")["data"]
+    singles = points(at)
+    assert sum(g["count"] for g in groups) + len(singles) == 17
+    assert all(g["count"] > 1 and g["label"] == str(g["count"]) for g in groups)
+    counts = layer(at, "cluster-counts")["data"]
+    assert [c["label"] for c in counts] == [g["label"] for g in groups]
+
+
+def test_tooltips_open_away_from_the_edge_they_are_near(demo_map):
+    at = open_map()
+    view = deck(at)["initialViewState"]
+    for p in points(at):
+        assert p["tip_x"] == ("-100%" if p["lon"] > view["longitude"] else "0%")
+        assert p["tip_y"] == ("-100%" if p["lat"] < view["latitude"] else "0%")
+    tooltip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)["html"]
+    assert "translate({tip_x},{tip_y})" in tooltip
+
+
+def test_time_slider_narrows_map_and_table(demo_map):
+    at = open_map()
+    slider = next(s for s in at.slider if s.key.startswith("published_"))
+    lo, hi = slider.value
+    assert lo < hi
+    middle = lo + (hi - lo) / 2
+    slider.set_value((lo, middle)).run()
+    assert not at.exception
+    shown = points(at)
+    assert 0 < len(shown) < 17
+    assert all(p["published"] <= middle.isoformat() for p in shown)
+    assert len(table_rows(at)) < 17

@@ -306,3 +306,18 @@ def test_city_location():
     assert use_cases.city_location(city="Jeddah") == CITIES["Jeddah"]
     with pytest.raises(InvalidInput):
         use_cases.city_location(city="Atlantis")
+
+
+def test_grid_clusters_group_by_cell_and_keep_every_point():
+    pts = [{"lon": 46.1, "lat": 24.1, "industry": "A", "city": "Riyadh"},
+           {"lon": 46.3, "lat": 24.4, "industry": "B", "city": "Riyadh"},
+           {"lon": 46.4, "lat": 24.2, "industry": "B", "city": "Al Kharj"},
+           {"lon": 50.1, "lat": 26.4, "industry": "C", "city": "Dammam"}]
+    groups = use_cases.grid_clusters(pts, cell_deg=1.0)
+    assert [g["count"] for g in groups] == [3, 1]
+    assert groups[0]["industry"] == "B" and groups[0]["city"] == "Riyadh"
+    assert groups[0]["lon"] == pytest.approx((46.1 + 46.3 + 46.4) / 3, abs=1e-4)
+    assert sum(g["count"] for g in use_cases.grid_clusters(pts, cell_deg=0.1)) == 4
+    assert len(use_cases.grid_clusters(pts, cell_deg=0.1)) == 4
+    with pytest.raises(InvalidInput):
+        use_cases.grid_clusters(pts, cell_deg=0)

@@ -42,6 +42,7 @@ COUNT_LIMIT = 10_000  # a filtered total stops counting here ("10,000+")
 MAX_THREAD_REPLIES = 20_000  # replies read for one thread (a bound, not a page)
 MAX_FACETS = 200  # categories / tags returned by the counts
 MAX_AUTHORS = 300  # authors offered in the filter (the most active ones)
+MAX_TIME_MS = 10_000  # every MongoDB read here is bounded by the server (#17)
 NAME_BATCH = 50  # profile ids per $in query (see _names)
 FORMER_MEMBER = "former member"  # the name shown when a post's author has no profile any more
 DEPTH_CAP = 3  # reply levels shown before a branch folds behind "show more"
@@ -287,7 +288,7 @@ def _names(ids: Iterable[str], *, batch: int = NAME_BATCH) -> dict[str, dict[str
     found: dict[str, dict[str, Any]] = {}
     for n in range(0, len(wanted), batch):
         found.update((d["_id"], d) for d in profiles.find({"_id": {"$in": wanted[n:n + batch]}},
-                                                           {"full_name": 1, "email": 1}))
+                                                           {"full_name": 1, "email": 1}, max_time_ms=MAX_TIME_MS))
     return found
 
 
@@ -318,13 +319,13 @@ def _phase(posts: Collection, query: dict[str, Any], sort: str, pinned: bool,
     order = [(key_field, -1), ("_id", -1)]  # is_pinned is an equality here: the index order all the same
     base = {**query, "is_pinned": pinned}
     if after is None:
-        return list(posts.find(base, _LIST_FIELDS).sort(order).limit(limit))
+        return list(posts.find(base, _LIST_FIELDS).sort(order).limit(limit).max_time_ms(MAX_TIME_MS))
     key = _key_value(after[0], sort)
     docs = list(posts.find({**base, key_field: key, "_id": {"$lt": after[1]}}, _LIST_FIELDS)
-                .sort(order).limit(limit))
+                .sort(order).limit(limit).max_time_ms(MAX_TIME_MS))
     if len(docs) < limit:
         docs += list(posts.find({**base, key_field: {"$lt": key}}, _LIST_FIELDS)
-                     .sort(order).limit(limit - len(docs)))
+                     .sort(order).limit(limit - len(docs)).max_time_ms(MAX_TIME_MS))
     return docs
 
 
@@ -366,8 +367,8 @@ def count_posts(*, category: str | None = None, tag: str | None = None, author_i
                      search=search)
     posts = mongo.get_db()[mongo.FORUM_POSTS]
     if not query:
-        return PostTotal(int(posts.estimated_document_count()))
-    n = int(posts.count_documents(query, limit=COUNT_LIMIT))
+        return PostTotal(int(posts.estimated_document_count(maxTimeMS=MAX_TIME_MS)))
+    n = int(posts.count_documents(query, limit=COUNT_LIMIT, maxTimeMS=MAX_TIME_MS))
     return PostTotal(n, capped=n >= COUNT_LIMIT)
 
 
@@ -411,12 +412,28 @@ def _authors(rows: Iterable[dict[str, Any]]) -> list[AuthorChoice]:
     return sorted(choices, key=lambda a: (a.name.casefold(), a.email, a.author_id))
 
 
+def category_counts() -> list[dict[str, Any]]:
+    """Posts per category, most first (one ``$group``; pages cache it)."""
+    return _categories(mongo.get_db()[mongo.FORUM_POSTS].aggregate(_CATEGORY_STAGES, maxTimeMS=MAX_TIME_MS))
+
+
+def tag_counts() -> list[dict[str, Any]]:
+    """Posts per tag, most first (at most MAX_FACETS tags; pages cache it)."""
+    return _tags(mongo.get_db()[mongo.FORUM_POSTS].aggregate(_TAG_STAGES, maxTimeMS=MAX_TIME_MS))
+
+
+def post_authors() -> list[AuthorChoice]:
+    """The people who wrote posts (the MAX_AUTHORS most active), sorted by name, for the author
+    filter. Names come from profiles; an author without a profile is a former member."""
+    return _authors(mongo.get_db()[mongo.FORUM_POSTS].aggregate(_AUTHOR_STAGES, maxTimeMS=MAX_TIME_MS))
+
+
 def facet_counts() -> ForumFacets:
     """Posts per category and per tag (most first, at most MAX_FACETS tags) and the people who wrote
     posts (the MAX_AUTHORS most active, sorted by name; an author without a profile is a former member),
     in ONE pass over the posts (``$facet``) instead of three; the page caches it."""
     result = next(iter(mongo.get_db()[mongo.FORUM_POSTS].aggregate([{"$facet": {
-        "categories": _CATEGORY_STAGES, "tags": _TAG_STAGES, "authors": _AUTHOR_STAGES}}])), {})
+        "categories": _CATEGORY_STAGES, "tags": _TAG_STAGES, "authors": _AUTHOR_STAGES}}], maxTimeMS=MAX_TIME_MS)), {})
     return ForumFacets(categories=_categories(result.get("categories", [])), tags=_tags(result.get("tags", [])),
                        authors=_authors(result.get("authors", [])))
 
@@ -465,11 +482,12 @@ def thread(*, post_id: str) -> Thread:
     A malformed or unknown id raises NotFound("No such post.")."""
     post_id = _post_id(post_id)
     db = mongo.get_db()
-    doc = db[mongo.FORUM_POSTS].find_one({"_id": post_id})
+    doc = db[mongo.FORUM_POSTS].find_one({"_id": post_id}, max_time_ms=MAX_TIME_MS)
     if doc is None:
         raise NotFound("No such post.")
     # No projection: SecantusDB applies one in Python per document (+~170 ms on 5,000 replies).
-    docs = list(db[mongo.FORUM_REPLIES].find({"post_id": post_id}).sort("path", 1).limit(MAX_THREAD_REPLIES + 1))
+    docs = list(db[mongo.FORUM_REPLIES].find({"post_id": post_id}).sort("path", 1).limit(MAX_THREAD_REPLIES + 1)
+                .max_time_ms(MAX_TIME_MS))
     truncated = len(docs) > MAX_THREAD_REPLIES
     docs = docs[:MAX_THREAD_REPLIES]
     profiles = _names([doc.get("author_id"), *(d.get("author_id") for d in docs)])

@@ -14,6 +14,7 @@ import functools
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from p2p_store import vocabulary
@@ -27,13 +28,15 @@ DEFAULT_LIMIT = MAX_LIMIT
 MIN_RADIUS_KM, MAX_RADIUS_KM = 1, 2_000
 EARTH_RADIUS_KM = 6_378.1  # the radius MongoDB's spherical geometry uses
 MAX_TEXT = 100  # characters of a filter value
+MAX_TIME_MS = 10_000  # every MongoDB read here is bounded by the server (#17)
 # Saudi Arabia's bounding box (Natural Earth outline) with about half a degree of margin: a case
 # outside it is bad data (swapped lat/lon, a typo) and would pull the map's fitted view off the country.
 SAUDI_BOUNDS = (34.0, 15.8, 56.2, 32.7)  # (min lon, min lat, max lon, max lat), degrees
 
 # What the map and the table need; never the detailed case's rich sections.
 LIST_FIELDS = {"title": 1, "company": 1, "industry": 1, "city": 1, "region": 1, "kind": 1,
-               "technologies": 1, "location": 1, "detailed_version_id": 1, "basic_version_id": 1}
+               "technologies": 1, "location": 1, "detailed_version_id": 1, "basic_version_id": 1,
+               "created_at": 1}
 _CASE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -177,7 +180,8 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
            "kind": doc.get("kind", ""),  # strings: the collection's $jsonSchema validator says so
            "technologies": techs if isinstance(techs, list) else [],
            "lon": lon, "lat": lat,
-           "detailed_version_id": doc.get("detailed_version_id"), "basic_version_id": doc.get("basic_version_id")}
+           "detailed_version_id": doc.get("detailed_version_id"), "basic_version_id": doc.get("basic_version_id"),
+           "created_at": doc.get("created_at") if isinstance(doc.get("created_at"), datetime) else None}
     if "distance_m" in doc:
         row["distance_km"] = round(float(doc["distance_m"]) / 1000, 1)
     return row
@@ -196,7 +200,8 @@ def list_use_cases(*, industry: str | None = None, region: str | None = None, ci
     ``technology`` is matched exactly; ``near`` is ``(lon, lat, radius_km)`` and orders the rows by
     distance (each row then has ``distance_km``); otherwise rows are ordered by industry and title.
     Each row: id, title, company, industry, city, region, kind, technologies, lon, lat (None when the
-    stored point is missing or malformed), detailed_version_id, basic_version_id.
+    stored point is missing or malformed), detailed_version_id, basic_version_id, created_at (None
+    when missing).
     Raises InvalidInput for an unknown value, a non-text value or a bad circle.
     """
     query = _filter(industry, region, city, technology, kind)
@@ -204,7 +209,7 @@ def list_use_cases(*, industry: str | None = None, region: str | None = None, ci
     n = _limit(limit)
     coll = mongo.get_db()[mongo.USE_CASES]
     if circle is None:
-        cursor = coll.find(query, LIST_FIELDS).sort([("industry", 1), ("title", 1)]).limit(n)
+        cursor = coll.find(query, LIST_FIELDS).sort([("industry", 1), ("title", 1)]).limit(n).max_time_ms(MAX_TIME_MS)
         return [_row(d) for d in cursor]
     # $geoNear is $near as a pipeline stage: the 2dsphere index answers it, nearest first, with the
     # distance (metres, spherical) in the row; the other filters ride along as its query.
@@ -215,7 +220,7 @@ def list_use_cases(*, industry: str | None = None, region: str | None = None, ci
         {"$limit": n},
         {"$project": {**LIST_FIELDS, "distance_m": 1}},
     ]
-    return [_row(d) for d in coll.aggregate(pipeline)]
+    return [_row(d) for d in coll.aggregate(pipeline, maxTimeMS=MAX_TIME_MS)]
 
 
 def _case_id(case_id: object) -> str:
@@ -229,13 +234,14 @@ def get_use_case(*, case_id: str) -> dict[str, Any]:
     ``submitted_by_name`` from the submitter's profile, None when there is none).
 
     Raises NotFound for an unknown or malformed id."""
-    doc = mongo.get_db()[mongo.USE_CASES].find_one({"_id": _case_id(case_id)})
+    doc = mongo.get_db()[mongo.USE_CASES].find_one({"_id": _case_id(case_id)}, max_time_ms=MAX_TIME_MS)
     if doc is None:
         raise NotFound("No such use case.")
     case = {"id": str(doc.pop("_id")), **doc}
     case["lon"], case["lat"] = _coordinates(doc.get("location"))
     author = doc.get("submitted_by")
-    profile = (mongo.get_db()[mongo.PROFILES].find_one({"_id": author}, {"full_name": 1, "company": 1})
+    profile = (mongo.get_db()[mongo.PROFILES].find_one({"_id": author}, {"full_name": 1, "company": 1},
+                                                        max_time_ms=MAX_TIME_MS)
                if isinstance(author, str) else None)
     case["submitted_by_name"] = profile.get("full_name") if profile else None
     return case
@@ -247,7 +253,8 @@ def linked_version(*, case: dict[str, Any]) -> dict[str, Any] | None:
     other_id = case.get("detailed_version_id") if case.get("kind") == "basic" else case.get("basic_version_id")
     if not other_id or not isinstance(other_id, str):
         return None
-    doc = mongo.get_db()[mongo.USE_CASES].find_one({"_id": other_id}, {"title": 1, "kind": 1, "company": 1})
+    doc = mongo.get_db()[mongo.USE_CASES].find_one({"_id": other_id}, {"title": 1, "kind": 1, "company": 1},
+                                                    max_time_ms=MAX_TIME_MS)
     if doc is None:
         return None
     return {"id": str(doc["_id"]), "title": doc.get("title", ""), "kind": doc.get("kind", ""),
@@ -265,7 +272,7 @@ def facet_values() -> dict[str, list[str]]:
             "cities": [{"$group": {"_id": "$city"}}],
             "technologies": [{"$unwind": "$technologies"}, {"$group": {"_id": "$technologies"}}],
         }},
-    ]))
+    ], maxTimeMS=MAX_TIME_MS))
     facets = rows[0] if rows else {}
     return {name: sorted(str(r["_id"]) for r in facets.get(name, []) if isinstance(r.get("_id"), str) and r["_id"])
             for name in ("industries", "regions", "cities", "technologies")}
@@ -289,7 +296,7 @@ def counts_by_industry(*, kind: str | None = None) -> list[dict[str, Any]]:
     pipeline: list[dict[str, Any]] = [{"$match": {"kind": kind}}] if kind else []
     pipeline += [{"$group": {"_id": "$industry", "use_cases": {"$sum": 1}}}, {"$sort": {"use_cases": -1, "_id": 1}}]
     return [{"industry": r["_id"], "use_cases": r["use_cases"]}
-            for r in mongo.get_db()[mongo.USE_CASES].aggregate(pipeline)]
+            for r in mongo.get_db()[mongo.USE_CASES].aggregate(pipeline, maxTimeMS=MAX_TIME_MS)]
 
 
 # ------------------------------------------------------------------ map helpers
@@ -316,3 +323,26 @@ def split_mappable(rows: list[dict[str, Any]], *,
             continue
         unmapped.append({**row, "map_problem": problem})
     return MapSplit(mappable, unmapped)
+
+
+def grid_clusters(points: list[dict[str, Any]], *, cell_deg: float) -> list[dict[str, Any]]:
+    """Points grouped on a ``cell_deg`` grid (the map's clusters at low zoom, #17): per occupied cell
+    the mean position, the count, the most common industry and the city most cases are in. Each
+    point needs ``lon``, ``lat``, ``industry`` and ``city``. Largest clusters first."""
+    if cell_deg <= 0 or not math.isfinite(cell_deg):
+        raise InvalidInput("The cluster cell must be a positive number of degrees.")
+    cells: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for p in points:
+        cells.setdefault((math.floor(p["lon"] / cell_deg), math.floor(p["lat"] / cell_deg)), []).append(p)
+    out = []
+    for members in cells.values():
+        industries: dict[str, int] = {}
+        cities: dict[str, int] = {}
+        for p in members:
+            industries[p["industry"]] = industries.get(p["industry"], 0) + 1
+            cities[p["city"]] = cities.get(p["city"], 0) + 1
+        out.append({"lon": round(sum(p["lon"] for p in members) / len(members), 5),
+                    "lat": round(sum(p["lat"] for p in members) / len(members), 5),
+                    "count": len(members), "industry": max(industries, key=lambda k: (industries[k], k)),
+                    "city": max(cities, key=lambda k: (cities[k], k))})
+    return sorted(out, key=lambda c: (-c["count"], c["lon"], c["lat"]))

@@ -1,12 +1,15 @@
-"""Benchmarks (not part of the test suite): ``python tests/perf/bench.py --scale N [--json]``.
+"""Benchmarks (not part of the test suite): ``python tests/perf/bench.py --scale 0 20 100 [--json] [--out F]``.
 
-Seeds at scale N on a throw-away embedded data dir (or DATABASE_URL / MONGODB_URL when set) and
+Seeds at each scale in turn on a throw-away embedded data dir (or DATABASE_URL / MONGODB_URL when set) and
 prints one JSON object:
 - reseed time and rows-or-documents per second per store, beside the raw floor measured on the same
   servers in the same run (a bare COPY and bare ``insert_many`` of the same rows, no validators or
   indexes) and the ratio floor/ours;
-- every page's script run in AppTest, cold (caches cleared) and warm (rerun), median of several runs,
-  beside the raw store query that page depends on;
+- every page's script run in AppTest, cold (Streamlit's caches cleared; the figure cache as its
+  background refresh keeps it), warm (rerun), median of several runs, and the process's very first
+  run (every cache empty), beside the raw store query that page depends on;
+- a growth line per page between consecutive scales (this run's, and ``--compare`` earlier JSON):
+  the exponent k of time ~ documents^k (0 flat, 1 linear) for cold, warm and the raw query;
 - the health report's latency (median of 50) beside a bare ``SELECT 1`` + ``ping``, and the time to
   report a stopped MongoDB-protocol server;
 - peak memory (max RSS) of this process, which ran the app's pages.
@@ -15,7 +18,9 @@ prints one JSON object:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import os
 import platform
 import resource
@@ -31,11 +36,17 @@ sys.path.insert(0, str(REPO_ROOT))
 os.chdir(REPO_ROOT)
 
 
-def _median_ms(fn, runs: int) -> float:
+def _median_ms(fn, runs: int) -> float | None:
+    """Median milliseconds of ``runs`` calls; None (and a line on stderr) when a call fails, so one
+    query that times out on a busy machine does not lose the rest of the run."""
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        fn()
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - reported, the figure is left out
+            print(f"raw query failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return None
         times.append((time.perf_counter() - start) * 1000)
     return round(statistics.median(times), 2)
 
@@ -51,7 +62,7 @@ def bench_reseed(scale: int, random_seed: int) -> dict:
     data = full_dataset(scale, random_seed)
     # Raw floor: the same rows, bare, on the same servers.
     with pg.get_engine().begin() as conn:
-        conn.execute(text("CREATE TEMP TABLE floor_users (LIKE users INCLUDING DEFAULTS)"))
+        conn.execute(text("CREATE TEMP TABLE floor_users (LIKE users INCLUDING DEFAULTS) ON COMMIT DROP"))
         raw = conn.connection.driver_connection
         start = time.perf_counter()
         with raw.cursor() as cur, cur.copy(f"COPY floor_users ({', '.join(loader.USER_COLUMNS)}) FROM STDIN") as cp:
@@ -104,20 +115,32 @@ def _raw_queries() -> dict:
         "thread_replies_find_ms": _median_ms(lambda: list(db[mongo.FORUM_REPLIES].find(
             {"post_id": post["_id"]}).sort("path", 1)), 5) if post else None,
         "use_cases_all_find_ms": _median_ms(lambda: list(db[mongo.USE_CASES].find(
-            {}, {"title": 1, "location": 1, "industry": 1, "city": 1, "kind": 1, "company": 1})), 5),
+            {}, {"title": 1, "location": 1, "industry": 1, "city": 1, "kind": 1, "company": 1})
+            .sort([("industry", 1), ("title", 1)]).limit(5_000)), 5),  # what the map page reads
         "replies_page_find_ms": _median_ms(lambda: list(db[mongo.FORUM_REPLIES].find().sort("_id", 1).limit(50)), 5),
         "profiles_scan_ms": _median_ms(lambda: list(db[mongo.PROFILES].find({}, {"role": 1})), 5),
         "overview_aggregations_ms": _median_ms(_overview_queries, 3),
+        "select1_plus_ping_ms": _median_ms(lambda: (_select1(), db.client.admin.command("ping")), 5),
     }
+
+
+def _select1() -> None:
+    from sqlalchemy import text
+
+    from p2p_store.stores import pg
+
+    with pg.get_engine().connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
 def _overview_queries() -> None:
     from p2p_store.community import stats, use_cases
 
-    stats.headline_figures()
-    stats.posts_per_category()
+    # The aggregations themselves (what the figure cache keeps off the page runs).
+    stats._use_case_kinds()
+    stats._posts_per_category()
     use_cases.counts_by_industry()
-    stats.activity_by_month()
+    stats._activity_by_month()
 
 
 def bench_pages(runs: int) -> dict:
@@ -139,12 +162,26 @@ def bench_pages(runs: int) -> dict:
         "health": ("app_pages/health.py", {}),
         "data_admin": ("app_pages/data_admin.py", {}),
     }
+    from p2p_store.community import stats
+
     out = {}
     for name, (script, params) in pages.items():
         if not (REPO_ROOT / script).exists():
             continue
         cold, warm, errors = [], [], []
+        # The process's very first visit: every cache empty, the figure cache computes in the run.
+        st.cache_data.clear()
+        stats.FIGURES.clear()
+        first = AppTest.from_file(str(REPO_ROOT / script), default_timeout=120)
+        first.session_state["auth_token"] = me.token
+        for key, value in params.items():
+            first.query_params[key] = value
+        start = time.perf_counter()
+        first.run()
+        first_ms = (time.perf_counter() - start) * 1000
         for _ in range(runs):
+            # Cold: Streamlit's caches cleared; the figure cache holds what its background refresh
+            # keeps current (as every visit after the process's first finds it).
             st.cache_data.clear()
             at = AppTest.from_file(str(REPO_ROOT / script), default_timeout=120)
             at.session_state["auth_token"] = me.token
@@ -158,8 +195,15 @@ def bench_pages(runs: int) -> dict:
             warm.append((time.perf_counter() - start) * 1000)
             errors.extend(str(e.value)[:120] for e in at.exception)
         out[name] = {"cold_ms": round(statistics.median(cold), 1), "warm_ms": round(statistics.median(warm), 1),
-                     "runs": runs, "exceptions": errors[:2]}
+                     "process_first_ms": round(first_ms, 1), "runs": runs, "exceptions": errors[:2]}
     return out
+
+
+# The raw store query behind each page (a key of _raw_queries), printed beside it.
+RAW_FOR_PAGE = {"overview": "overview_aggregations_ms", "users": "accounts_page_sql_ms",
+                "forum_list": "forum_list_find_ms", "forum_thread": "thread_replies_find_ms",
+                "map": "use_cases_all_find_ms", "explorer": "replies_page_find_ms",
+                "health": "select1_plus_ping_ms", "data_admin": "profiles_scan_ms"}
 
 
 def bench_health(settings) -> dict:
@@ -192,18 +236,73 @@ def bench_health(settings) -> dict:
     return out
 
 
+def _scale_run(scale: int, args, settings) -> dict:
+    from p2p_store.stores import mongo
+
+    reseed = bench_reseed(scale, args.random_seed)
+    db = mongo.get_db()
+    size = sum(db[name].estimated_document_count() for name in (mongo.FORUM_POSTS, mongo.FORUM_REPLIES,
+                                                                  mongo.USE_CASES, mongo.PROFILES))
+    return {"scale": scale, "documents": size, "reseed": reseed, "raw_queries": _raw_queries(),
+            "pages": bench_pages(args.runs), "health": bench_health(settings),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def growth(small: dict, large: dict) -> dict:
+    """Per page: the exponent k of time ~ documents^k from one run to the other (cold runs; 0 is flat,
+    1 is linear in the data), and the same for the raw query behind it."""
+    ratio = large["documents"] / small["documents"]
+    out = {}
+    for page, big in large["pages"].items():
+        low = small["pages"].get(page)
+        if not low:
+            continue
+        raw_key = RAW_FOR_PAGE.get(page)
+        raw_low, raw_big = small["raw_queries"].get(raw_key), large["raw_queries"].get(raw_key)
+        out[page] = {
+            "cold_exponent": round(math.log(big["cold_ms"] / low["cold_ms"]) / math.log(ratio), 2),
+            "warm_exponent": round(math.log(big["warm_ms"] / low["warm_ms"]) / math.log(ratio), 2),
+            "raw_exponent": (round(math.log(raw_big / raw_low) / math.log(ratio), 2)
+                             if raw_low and raw_big else None)}
+    return out
+
+
+def print_table(runs: list[dict], growths: dict) -> None:
+    for run in runs:
+        print(f"\nscale {run['scale']} ({run['documents']:,} documents; reseed {run['reseed']['total_s']} s; "
+              f"peak RSS {run['peak_rss_mb']} MB)")
+        print(f"  {'page':<14}{'cold ms':>10}{'warm ms':>10}{'1st ms':>10}   raw store query behind it")
+        for page, r in run["pages"].items():
+            raw_key = RAW_FOR_PAGE.get(page)
+            raw = run["raw_queries"].get(raw_key)
+            errors = f"  ERRORS {r['exceptions']}" if r["exceptions"] else ""
+            print(f"  {page:<14}{r['cold_ms']:>10}{r['warm_ms']:>10}{r['process_first_ms']:>10}   "
+                  f"{raw_key} = {raw} ms{errors}")
+    for label, g in growths.items():
+        print(f"\ngrowth {label} (time ~ documents^k; cold / warm / raw query)")
+        for page, k in g.items():
+            print(f"  {page:<14} k = {k['cold_exponent']:>5} / {k['warm_exponent']:>5} / {k['raw_exponent']}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=int, default=0)
+    parser.add_argument("--scale", type=int, nargs="+", default=[0],
+                        help="one or more scales, run in order on the same stores (e.g. --scale 20 100)")
     parser.add_argument("--random-seed", type=int, default=42)
     parser.add_argument("--runs", type=int, default=5, help="page runs per page (median)")
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    parser.add_argument("--out", type=Path, help="also write the JSON here (one file; per scale with {scale})")
+    parser.add_argument("--compare", type=Path, nargs="*", default=[],
+                        help="earlier runs' JSON files: growth lines against them too")
     args = parser.parse_args()
     own_dir = None
     if "P2P_DATA_DIR" not in os.environ:
         own_dir = tempfile.mkdtemp(prefix="p2p-bench-")
         os.environ["P2P_DATA_DIR"] = own_dir
     os.environ.setdefault("P2P_MONGO_SELECT_TIMEOUT_MS", "2000")
+    # A reseed at scale 100 builds indexes over 75,000 documents in one command: on a busy machine that
+    # takes longer than the app's 15 s socket timeout.
+    os.environ.setdefault("P2P_MONGO_TIMEOUT_MS", "300000")
     import logging
 
     logging.basicConfig(level=logging.ERROR)
@@ -215,23 +314,39 @@ def main() -> int:
         start = time.perf_counter()
         ready.ensure_ready()
         up_s = time.perf_counter() - start
-        result = {
+        header = {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "load_average": os.getloadavg(),
             "stores": "external" if settings.database_url or settings.mongodb_url else "embedded",
-            "scale": args.scale, "up_s": round(up_s, 2),
-            "reseed": bench_reseed(args.scale, args.random_seed),
-            "raw_queries": _raw_queries(),
-            "pages": bench_pages(args.runs),
-            "health": bench_health(settings),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        }
+            "up_s": round(up_s, 2)}
+        runs = []
+        for scale in args.scale:
+            runs.append({**header, **_scale_run(scale, args, settings)})
+            if args.out:  # each scale as soon as it is done: a later failure keeps the earlier figures
+                args.out.write_text(json.dumps({"runs": runs, "growth": {}}, indent=2) + "\n")
+            print(f"scale {scale} done", file=sys.stderr, flush=True)
     finally:
         mongo.close_client()
         pg.dispose_engine()
         if own_dir:
             local.stop_local(settings)
-    print(json.dumps(result, indent=None if args.json else 2))
+    earlier = [json.loads(p.read_text()) for p in args.compare]
+    earlier = [r for e in earlier for r in e.get("runs", [e]) if "documents" in r]
+    growths = {}
+    everything = sorted(earlier + runs, key=lambda r: r["documents"])
+    for small, large in itertools.pairwise(everything):
+        if small["documents"] and large["documents"] > small["documents"]:
+            growths[f"scale {small['scale']} -> {large['scale']}"] = growth(small, large)
+    result = runs[0] if len(runs) == 1 and not growths else {"runs": runs, "growth": growths}
+    if len(runs) == 1 and growths:
+        result = {**runs[0], "growth": growths}
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_table(runs, growths)
     return 0
 
 

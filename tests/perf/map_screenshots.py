@@ -1,0 +1,107 @@
+"""Screenshots of the use-case map for the docs (#17): ``python tests/perf/map_screenshots.py --scale 20
+--out artifacts/map``. Starts a throw-away embedded data dir at the scale and ``streamlit run app.py``,
+signs in, and saves the map at 1400x1000 and 400x800: the opening view, a radius search, a layer
+switch and a tooltip near the right edge."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.perf.bench_browser import CHROMIUM_ARGS, _free_port, _palette, drawn, settle
+
+
+def shoot(browser, url: str, out: Path, width: int, height: int, palette) -> None:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    tag = f"{width}x{height}"
+
+    def visit(query: str) -> None:
+        """A deep link: a new browser session signs in and lands on the linked map view."""
+        page.goto(url + "/map" + query)
+        page.get_by_role("button", name="Sign in as Sara").click()
+        page.get_by_role("heading", name="Use-case map").wait_for()
+        settle(page)
+        drawn(page, palette)
+        page.wait_for_timeout(800)
+
+    for name, query in (("open", ""), ("near", "?near=Riyadh&km=250"), ("heatmap", "?layer=Heatmap")):
+        visit(query)
+        page.screenshot(path=str(out / f"map-{name}-{tag}.png"))
+    visit("?layer=Points")
+    deck = page.locator('[data-testid="stDeckGlJsonChart"]').first
+    box = deck.bounding_box()
+    deck.scroll_into_view_if_needed()
+    box = deck.bounding_box()
+    # Hover along a line near the right edge until a tooltip shows.
+    for dy in range(int(box["height"] * 0.2), int(box["height"] * 0.8), 6):
+        for dx in (30, 45, 60, 80, 100):
+            page.mouse.move(box["x"] + box["width"] - dx, box["y"] + dy)
+            page.wait_for_timeout(30)
+            if page.locator(".deck-tooltip").filter(has_text="·").count():
+                break
+        else:
+            continue
+        break
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(out / f"map-tooltip-{tag}.png"))
+    context.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "artifacts" / "map")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    data_dir = tempfile.mkdtemp(prefix="p2p-map-shots-")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URL", "P2P_ENV")}
+    env["P2P_DATA_DIR"] = data_dir
+    py = sys.executable
+    subprocess.run([py, "-m", "p2p_store", "up"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([py, "-m", "seed", "--scale", str(args.scale)], cwd=REPO_ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    port = _free_port()
+    app = subprocess.Popen([py, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+                            str(port), "--browser.gatherUsageStats", "false"], cwd=REPO_ROOT, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+            for width, height in ((1400, 1000), (400, 800)):
+                shoot(browser, url, args.out, width, height, _palette())
+            browser.close()
+    finally:
+        app.terminate()
+        try:
+            app.wait(10)
+        except subprocess.TimeoutExpired:
+            app.kill()
+        subprocess.run([py, "-m", "p2p_store", "down"], check=False, cwd=REPO_ROOT, env=env, capture_output=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    print("\n".join(sorted(str(p) for p in args.out.glob("map-*.png"))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

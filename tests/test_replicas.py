@@ -1,0 +1,192 @@
+"""Two app replicas on the same stores (#17): two ``streamlit run`` processes on different ports,
+started the README way against one data dir brought up by ``python -m p2p_store up`` and the URLs
+``python -m p2p_store env`` prints (as a load balancer's replicas would be).
+
+- a session made by one app process is accepted by another (sessions live in PostgreSQL; the
+  browser cannot carry a session between ports until sessions move to cookies, so this step signs
+  in through AppTest in one process and resumes the token in a second process);
+- a role change made in replica A shows in replica B on its next run (the Overview's accounts by
+  role are counted live: lag 0; cached lists such as the Users page lag at most their ttl, 30 s;
+  the figure cache at most 60 s + one refresh — see p2p_store/community/stats.py);
+- (not here yet: a reseed started in A refused in B — the browser version of that step did not
+  finish within its time on a machine at load 30; the lock is PostgreSQL's advisory lock, #17);
+- the Health page of each replica reports the same store state.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import CHROMIUM_ARGS, _chromium, _free_port
+from tests.browser.helpers import go, open_app, pick, sign_in_demo, wait_idle
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+AHMED = "ahmed.faisal@advanced-electronics.sa"
+
+
+def _run(args: list[str], env: dict[str, str], timeout: int = 300) -> str:
+    proc = subprocess.run([sys.executable, *args], check=False, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def _wait_health(url: str, deadline_s: float = 90) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer /_stcore/health within {deadline_s} s")
+
+
+@pytest.fixture(scope="module")
+def replicas():
+    chromium = _chromium()
+    if chromium is None:
+        pytest.fail("no Chromium found: install Debian's package `chromium`")
+    data_dir = tempfile.mkdtemp(prefix="p2p-replicas-")
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URL", "MONGODB_DB", "P2P_ENV")}
+    base["P2P_DATA_DIR"] = data_dir
+    _run(["-m", "p2p_store", "up"], base)
+    _run(["-m", "seed"], base)
+    env = dict(base)
+    for line in _run(["-m", "p2p_store", "env"], base).splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = shlex.split(value)[0]
+    assert env["DATABASE_URL"] and env["MONGODB_URL"]
+    env.pop("P2P_DATA_DIR")  # the replicas know only the URLs, like two containers behind a balancer
+    procs, urls = [], []
+    for name in ("a", "b"):
+        port = _free_port()
+        log = open(Path(data_dir) / f"streamlit-{name}.log", "wb")  # noqa: SIM115 - closed at teardown
+        procs.append((subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+             str(port), "--browser.gatherUsageStats", "false"], cwd=REPO_ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT), log))
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url in urls:
+            _wait_health(url)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+            yield {"urls": urls, "env": env, "browser": browser, "pids": [proc.pid for proc, _ in procs]}
+            browser.close()
+    finally:
+        for proc, log in procs:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+        subprocess.run([sys.executable, "-m", "p2p_store", "down"], check=False, cwd=REPO_ROOT, env=base, timeout=60,
+                       capture_output=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _page(replicas, which: int):
+    context = replicas["browser"].new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(180_000)  # two apps, two browsers and the stores on one busy 2-core machine
+    open_app(page, replicas["urls"][which])
+    sign_in_demo(page, "Ahmed")
+    return page
+
+
+def _admin_count(page) -> int:
+    text = page.get_by_text(re.compile(r"\d+ admin · \d+ member · \d+ user")).first.inner_text()
+    return int(re.search(r"(\d+) admin", text).group(1))
+
+
+SIGN_IN = f"""
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=120)
+at.run()
+at.button(key="demo_{AHMED}").click().run()
+assert not at.exception, at.exception
+print(at.session_state["auth_token"])
+"""
+
+RESUME = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=120)
+at.session_state["auth_token"] = sys.argv[1]
+at.run()
+assert not at.exception, at.exception
+print([t.value for t in at.title])
+"""
+
+
+def test_a_session_made_in_one_process_is_accepted_by_another(replicas):
+    token = _run(["-c", SIGN_IN], replicas["env"]).strip().splitlines()[-1]
+    assert len(token) >= 20
+    titles = _run(["-c", RESUME, token], replicas["env"]).strip().splitlines()[-1]
+    assert "Overview" in titles  # signed in: the first page after sign-in, not the sign-in form
+    unknown = _run(["-c", RESUME, "not-a-session-token-0000000000"], replicas["env"]).strip().splitlines()[-1]
+    assert "Overview" not in unknown
+
+
+def test_a_role_change_in_one_replica_shows_in_the_other_on_its_next_run(replicas):
+    a, b = _page(replicas, 0), _page(replicas, 1)
+    try:
+        before = _admin_count(b)
+        go(a, "Users & roles")
+        a.get_by_role("heading", name="Change a role").wait_for()
+        pick(a, "Person", "Sara Hassan · sara.hassan@advanced-electronics.sa")
+        pick(a, "New role", "admin")
+        a.get_by_role("button", name="Save role").click()
+        a.get_by_text("Sara Hassan is now").wait_for()
+        # B's next run of the Overview (accounts by role are counted live: no lag to wait for).
+        go(b, "Users & roles")
+        go(b, "Overview")
+        assert _admin_count(b) == before + 1
+        pick(a, "Person", "Sara Hassan · sara.hassan@advanced-electronics.sa")
+        pick(a, "New role", "member")
+        a.get_by_role("button", name="Save role").click()
+        a.get_by_text("Sara Hassan is now").wait_for()
+        go(b, "Users & roles")
+        go(b, "Overview")
+        assert _admin_count(b) == before
+    finally:
+        a.context.close()
+        b.context.close()
+
+
+def _health(page) -> dict:
+    go(page, "Health")
+    page.get_by_text("Report as JSON").click()
+    page.locator('[data-testid="stJson"]').wait_for()
+    wait_idle(page)
+    text = page.locator('[data-testid="stJson"]').inner_text()
+    keys = ("status", "server_version", "current", "head", "role_drift", "orphans")
+    return {k: sorted(set(re.findall(rf'"?{k}"?\s*:\s*"?([^",\n]+)', text))) for k in keys}
+
+
+def test_health_in_each_replica_reports_the_same_store_state(replicas):
+    a, b = _page(replicas, 0), _page(replicas, 1)
+    try:
+        state_a, state_b = _health(a), _health(b)
+        assert state_a["status"] and state_a["server_version"], state_a
+        assert state_a == state_b  # overall and per-check status, server versions, revisions, drift
+    finally:
+        a.context.close()
+        b.context.close()
+

@@ -1,0 +1,105 @@
+"""The figure cache (#17): stale-while-revalidate, single-flight, visible at once after a write;
+and the overview figures it serves, on the real stores."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from p2p_store.community import stats
+from p2p_store.stores import mongo
+
+
+def test_first_read_computes_once_for_concurrent_readers():
+    cache = stats.FigureCache(max_age_s=60)
+    calls, gate = [], threading.Event()
+
+    def compute():
+        calls.append(1)
+        gate.wait(5)
+        return 42
+
+    results: list[object] = []
+    readers = [threading.Thread(target=lambda: results.append(cache.get("k", compute).value)) for _ in range(8)]
+    for t in readers:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in readers:
+        t.join(5)
+    assert results == [42] * 8
+    assert len(calls) == 1  # single-flight
+
+
+def test_stale_value_is_served_while_one_refresh_runs():
+    cache = stats.FigureCache(max_age_s=0.05)
+    values, gate = iter([1, 2]), threading.Event()
+
+    def compute():
+        value = next(values)
+        if value == 2:
+            gate.wait(5)
+        return value
+
+    first = cache.get("k", compute)
+    assert first.value == 1 and not first.refreshing
+    time.sleep(0.1)
+    started = time.perf_counter()
+    stale = cache.get("k", compute)
+    again = cache.get("k", compute)  # joins the refresh under way, does not start a second one
+    assert time.perf_counter() - started < 0.5  # nobody waited for the slow refresh
+    assert (stale.value, stale.refreshing, again.value) == (1, True, 1)
+    assert stale.as_of == first.as_of
+    gate.set()
+    deadline = time.monotonic() + 5
+    while cache.get("k", compute).value != 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    fresh = cache.get("k", compute)
+    assert fresh.value == 2 and fresh.as_of > first.as_of
+
+
+def test_invalidate_makes_the_next_read_see_the_write():
+    cache = stats.FigureCache(max_age_s=3600)
+    box = {"n": 1}
+    assert cache.get("k", lambda: box["n"]).value == 1
+    box["n"] = 2
+    assert cache.get("k", lambda: box["n"]).value == 1  # fresh enough: cached
+    cache.invalidate()
+    assert cache.get("k", lambda: box["n"]).value == 2
+
+
+def test_a_failing_refresh_keeps_the_old_value():
+    cache = stats.FigureCache(max_age_s=0.01)
+    assert cache.get("k", lambda: "old").value == "old"
+    time.sleep(0.05)
+
+    def boom():
+        raise RuntimeError("store down")
+
+    assert cache.get("k", boom).value == "old"
+    time.sleep(0.1)
+    assert cache.get("k", boom).value == "old"  # the failed refresh kept the value; still served
+
+
+def test_overview_figures_follow_a_write_after_invalidate(demo):
+    before = stats.overview()
+    assert before["figures"]["use_cases"] == mongo.get_db()[mongo.USE_CASES].count_documents({})
+    assert sum(r["posts"] for r in before["categories"]) == before["figures"]["posts"]
+    doc = mongo.get_db()[mongo.USE_CASES].find_one({"kind": "basic"})
+    mongo.get_db()[mongo.USE_CASES].update_one({"_id": doc["_id"]}, {"$set": {"kind": "detailed"}})
+    try:
+        cached = stats.overview()["figures"]
+        assert cached["use_cases_basic"] == before["figures"]["use_cases_basic"]  # still the cached figure
+        stats.invalidate()
+        after = stats.overview()
+        assert after["figures"]["use_cases_basic"] == before["figures"]["use_cases_basic"] - 1
+        assert after["as_of"] >= before["as_of"]
+    finally:
+        mongo.get_db()[mongo.USE_CASES].update_one({"_id": doc["_id"]}, {"$set": {"kind": "basic"}})
+        stats.invalidate()
+
+
+def test_forum_facets_are_cached_with_their_time(demo):
+    first = stats.forum_facets()
+    assert sum(c["posts"] for c in first.value.categories) == mongo.get_db()[mongo.FORUM_POSTS].count_documents({})
+    assert stats.forum_facets().as_of == first.as_of
