@@ -219,7 +219,7 @@ if rows_tab.open:
             d4.download_button(f"JSON · up to {explorer.MAX_EXPORT_ROWS:,}", lazy_export("json", **view_args),
                                file_name=f"{name}.json", mime="application/json", icon=":material/download:",
                                key="ex_json_all", width="stretch")
-            open_notebook.explorer_view(store, name, sort, descending, filters_t, page_size)  # issue #18.3
+            open_notebook.explorer_view(store, name, sort, descending, filters_t, page_size, me.user_id)  # issue #18.3
             st.markdown(f"**Row {first + chosen:,} as JSON** — select a row in the table to show another.")
             st.json(explorer.to_jsonable(page.rows[chosen]), expanded=2)
 

@@ -28,10 +28,11 @@ def _button(kind: str, key: str, /, **view: Any) -> None:
 
 
 def explorer_view(store: str, name: str, sort: str | None, descending: bool,
-                  filters: Sequence[tuple[str, str, str]], page_size: int) -> None:
-    """The explorer's Rows tab: this table or collection, sort, filters and page size."""
+                  filters: Sequence[tuple[str, str, str]], page_size: int, actor_id: str | None = None) -> None:
+    """The explorer's Rows tab: this table or collection, sort, filters and page size (and who is looking,
+    which an admin-only table needs)."""
     _button("explorer", "nb_explorer", store=store, name=name, sort=sort, descending=bool(descending),
-            filters=[tuple(flt) for flt in filters], limit=int(page_size))
+            filters=[tuple(flt) for flt in filters], limit=int(page_size), actor_id=actor_id)
 
 
 def console_query(kind: str, actor_id: str) -> None:

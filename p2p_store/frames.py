@@ -2,10 +2,10 @@
 
 Every function here calls the same service the page calls (``accounts.directory``,
 ``community.forum`` / ``use_cases`` / ``stats``, ``data.explorer`` / ``console``), so a notebook gets
-the same validation, the same bounds, the same masking of secret columns and the same admin check
-for the query console as the app — nothing is re-implemented here. It reads the same Settings:
-the embedded stores under ``P2P_DATA_DIR`` (``.p2p-data`` beside the app) by default, or
-``DATABASE_URL`` / ``MONGODB_URL`` when set. No function writes anything.
+the same validation, the same bounds, the same allow-list masking (``data.masking``) and the same
+admin checks (query console, event log, admin-only tables) as the app — nothing is re-implemented
+here. It reads the same Settings: the embedded stores under ``P2P_DATA_DIR`` (``.p2p-data`` beside
+the app) by default, or ``DATABASE_URL`` / ``MONGODB_URL`` when set. No function writes anything.
 
 In a notebook next to the repository (``notebooks/``), the first cell puts the repository root on
 ``sys.path`` and makes it the working directory, so ``.env`` and ``.p2p-data`` are the app's::
@@ -24,16 +24,20 @@ from typing import Any
 
 import pandas as pd
 
+from p2p_store import audit
+from p2p_store.access import require_admin
 from p2p_store.accounts import directory
 from p2p_store.community import forum, stats
 from p2p_store.community import use_cases as use_case_service
-from p2p_store.data import console, explorer
+from p2p_store.data import console, explorer, masking
+from p2p_store.stores import pg
 
 __all__ = [
     "MASK",
     "accounts",
     "activity_by_month",
     "cities",
+    "events",
     "fields",
     "mongo_query",
     "post_categories",
@@ -48,7 +52,7 @@ __all__ = [
     "value_counts",
 ]
 
-MASK = explorer.MASK  # what a secret column holds in every frame
+MASK = masking.MASK  # what a column outside masking.VISIBLE_COLUMNS holds in every frame (#14)
 
 
 def _frame(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -82,6 +86,37 @@ def role_changes(*, person: str = "", admin: str = "", limit: int = 200) -> pd.D
     """
     return _frame(directory.list_role_changes(person=person, admin=admin, limit=limit),
                   ["when", "admin", "person", "action", "old_role", "new_role", "postgresql", "mongodb", "note"])
+
+
+_EVENT_COLUMNS = ["id", "at", "actor", "action", "object_kind", "object_id", "object_email", "version", "before",
+                  "after", "postgresql", "mongodb", "request_id", "reverts", "applied_at", "note"]
+
+
+def events(*, actor_id: str, actor: str = "", person: str = "", action: str = "", outcome: str = "",
+           since: Any = None, until: Any = None, limit: int = audit.PAGE_SIZE) -> pd.DataFrame:
+    """The event log (#16), newest first, with the Audit log page's filters (``actor`` email, ``person``
+    id or email, ``action``, MongoDB ``outcome``, ``since`` <= at < ``until`` as datetimes): id, at,
+    actor, action, object_kind, object_id, object_email, version, before, after, postgresql, mongodb,
+    request_id, reverts, applied_at, note. At most ``audit.EXPORT_LIMIT`` rows. The Audit log is for
+    admins: ``actor_id`` is an active admin's account id (anything else raises ``PermissionDenied``).
+
+    >>> admin = f.accounts(role="admin").id[0]
+    >>> f.events(actor_id=admin, action="change_role", limit=20)
+    """
+    with pg.new_session() as session:
+        require_admin(session, actor_id)
+    flt = audit.EventFilter(actor=actor, person=person, action=action, outcome=outcome, since=since, until=until)
+    limit = min(max(int(limit), 1), audit.EXPORT_LIMIT)
+    rows: list[dict[str, Any]] = []
+    before_id: int | None = None
+    while len(rows) < limit:
+        size = min(audit.MAX_PAGE_SIZE, limit - len(rows))
+        page = audit.list_events(flt, before_id=before_id, limit=size)  # keyset pages, as the page reads them
+        rows += page
+        if len(page) < size:
+            break
+        before_id = page[-1]["id"]
+    return _frame(rows, _EVENT_COLUMNS)
 
 
 # ------------------------------------------------------------------ forum
@@ -192,34 +227,39 @@ def use_cases_by_industry(*, kind: str | None = None) -> pd.DataFrame:
 # ------------------------------------------------------------------ data explorer
 
 
-def sources(store: str) -> pd.DataFrame:
+def sources(store: str, *, actor_id: str | None = None) -> pd.DataFrame:
     """The tables ("postgresql") or collections ("mongodb") the Data explorer lists: name, count,
-    estimated (True when the count is the planner's estimate), indexes.
+    estimated (True when the count is the planner's estimate), indexes. The admin-only tables
+    (``masking.ADMIN_ONLY_TABLES``: sign-ins, failed sign-ins) are listed only when ``actor_id`` is an
+    active admin's account id, as in the app.
 
     >>> f.sources("mongodb")
     """
+    listed = explorer.list_sources(store=store, actor_id=actor_id)
     return _frame(({"name": s.name, "count": s.count, "estimated": s.estimated,
-                    "indexes": ", ".join(ix.name for ix in s.indexes)} for s in explorer.list_sources(store=store)),
+                    "indexes": ", ".join(ix.name for ix in s.indexes)} for s in listed),
                   ["name", "count", "estimated", "indexes"])
 
 
-def fields(store: str, name: str) -> pd.DataFrame:
+def fields(store: str, name: str, *, actor_id: str | None = None) -> pd.DataFrame:
     """A table's columns or a collection's (sampled) fields, as the explorer's Fields tab: name, kind
-    (what a filter takes), types, sortable, masked, presence (MongoDB), filter operators.
+    (what a filter takes), types, sortable, masked, presence (MongoDB), filter operators. An admin-only
+    table needs an admin's ``actor_id`` (else ``PermissionDenied``).
 
     >>> f.fields("postgresql", "users")
     """
     return _frame(({"name": i.name, "kind": i.kind, "types": i.types, "sortable": i.sortable, "masked": i.masked,
                     "presence": i.presence, "ops": ", ".join(i.ops)}
-                   for i in explorer.describe_fields(store=store, name=name)),
+                   for i in explorer.describe_fields(store=store, name=name, actor_id=actor_id)),
                   ["name", "kind", "types", "sortable", "masked", "presence", "ops"])
 
 
 def table(store: str, name: str, *, sort: str | None = None, descending: bool = False,
-          filters: Iterable[tuple[str, str, str]] = (), limit: int = 50) -> pd.DataFrame:
+          filters: Iterable[tuple[str, str, str]] = (), limit: int = 50, actor_id: str | None = None) -> pd.DataFrame:
     """Rows of a table or collection as the explorer's Rows tab shows them: sorted by an indexed
     field, filtered by ``(field, op, value)`` triples (op: "eq", "gte", "lte", "contains"; values as
-    typed in the page), nested fields as dotted columns, secret columns masked (``MASK``). The first
+    typed in the page), nested fields as dotted columns, every column outside ``masking.VISIBLE_COLUMNS``
+    masked (``MASK``); an admin-only table needs an admin's ``actor_id``. The first
     ``limit`` rows (at most ``explorer.MAX_EXPORT_ROWS``), read page by page through the same keyset
     cursor; ``sort=None`` is the page's default sort.
 
@@ -227,13 +267,14 @@ def table(store: str, name: str, *, sort: str | None = None, descending: bool = 
     >>> f.table("postgresql", "users")["password_hash"].unique()  # ['•••']
     """
     limit = min(max(int(limit), 0), explorer.MAX_EXPORT_ROWS)
-    sort = sort or explorer.default_sort(store=store, name=name)
+    sort = sort or explorer.default_sort(store=store, name=name, actor_id=actor_id)
     flts = tuple(tuple(flt) for flt in filters)
     rows: list[dict[str, Any]] = []
     after = None
     while len(rows) < limit:
         page = explorer.browse_rows(store=store, name=name, sort=sort, descending=descending, filters=flts,
-                                    after=after, page_size=min(explorer.MAX_PAGE_SIZE, limit - len(rows)))
+                                    after=after, page_size=min(explorer.MAX_PAGE_SIZE, limit - len(rows)),
+                                    actor_id=actor_id)
         rows += page.rows
         if page.next_after is None:
             break
@@ -242,14 +283,15 @@ def table(store: str, name: str, *, sort: str | None = None, descending: bool = 
 
 
 def value_counts(store: str, name: str, field: str, *, filters: Iterable[tuple[str, str, str]] = (),
-                 top: int = 15) -> pd.DataFrame:
+                 top: int = 15, actor_id: str | None = None) -> pd.DataFrame:
     """The ``top`` most frequent values of a field under the filters (the explorer's Chart tab):
-    value, count. Secret columns cannot be counted.
+    value, count. Masked columns cannot be counted; an admin-only table needs an admin's ``actor_id``.
 
     >>> f.value_counts("mongodb", "use_cases", "industry")
     """
     flts = tuple(tuple(flt) for flt in filters)
-    return _frame(explorer.value_counts(store=store, name=name, field=field, filters=flts, top=top),
+    return _frame(explorer.value_counts(store=store, name=name, field=field, filters=flts, top=top,
+                                           actor_id=actor_id),
                   ["value", "count"])
 
 
@@ -257,8 +299,10 @@ def value_counts(store: str, name: str, field: str, *, filters: Iterable[tuple[s
 
 
 def sql(query: str, *, actor_id: str) -> pd.DataFrame:
-    """One read-only SELECT through the explorer's SQL console: the same checks, read-only transaction
-    and role, time limit (``console.CONSOLE_TIMEOUT_S``), row cap (``console.ROW_CAP``) and masking.
+    """One read-only SELECT through the explorer's SQL console, on its own read-only login
+    (``DATABASE_READONLY_URL``; the embedded default provisions ``p2p_readonly``) over the views of the
+    app tables without their masked columns: the same checks, read-only transaction, time limit
+    (``console.CONSOLE_TIMEOUT_S``), row cap (``console.ROW_CAP``) and masking.
     The console is for admins: ``actor_id`` is an active admin's account id (e.g. from
     ``f.accounts(role="admin").id``); anything else raises ``PermissionDenied``.
     ``frame.attrs["truncated"]`` says whether the cap cut the result.

@@ -23,6 +23,8 @@ from typing import Any
 import nbformat
 from nbformat import v4
 
+from p2p_store.data.masking import ADMIN_ONLY_TABLES
+
 KINDS = ("explorer", "sql", "mongo", "forum", "map")
 MEDIA_TYPE = "application/x-ipynb+json"
 
@@ -171,6 +173,8 @@ def _view(kind: str, view: Mapping[str, Any]) -> tuple[str, str, str]:
         store, name = view["store"], view["name"]
         args = {"store": store, "name": name, "sort": view.get("sort"), "descending": bool(view.get("descending")),
                 "filters": [tuple(flt) for flt in view.get("filters") or ()], "limit": int(view.get("limit", 50))}
+        if view.get("actor_id") and name in ADMIN_ONLY_TABLES:  # sign-ins are for admins (#14)
+            args["actor_id"] = str(view["actor_id"])
         what = "table" if store == "postgresql" else "collection"
         code = ("VIEW = dict(\n" + "".join(f"    {k}={_literal(v)},\n" for k, v in args.items()) + ")\n"
                 "df = f.table(**VIEW)  # raise VIEW['limit'] (up to 5,000) for more than the first page")
@@ -206,7 +210,8 @@ def _view(kind: str, view: Mapping[str, Any]) -> tuple[str, str, str]:
 def build(kind: str, /, *, now: datetime | None = None, **view: Any) -> nbformat.NotebookNode:
     """The notebook for one view. ``kind`` and its view values:
 
-    - ``"explorer"``: store, name, sort, descending, filters (``(field, op, value)`` triples), limit
+    - ``"explorer"``: store, name, sort, descending, filters (``(field, op, value)`` triples), limit,
+      actor_id (kept only for an admin-only table, ``masking.ADMIN_ONLY_TABLES``)
     - ``"sql"``: sql, actor_id · ``"mongo"``: collection, mode, text, actor_id
     - ``"forum"``: category, tag, author_id, status, solved, search, sort, limit
     - ``"map"``: industry, region, city, technology, kind, near (``(lon, lat, radius_km)`` or None)

@@ -26,7 +26,7 @@ from sqlalchemy import text
 from p2p_store import frames as f
 from p2p_store import notebook_export
 from p2p_store.community import forum, use_cases
-from p2p_store.data import console, explorer
+from p2p_store.data import console, explorer, masking
 from p2p_store.errors import InvalidInput, PermissionDenied, Refused
 
 REPO = Path(__file__).resolve().parent.parent
@@ -178,14 +178,15 @@ def test_a_generated_notebook_reproduces_the_view_it_was_opened_from(kernel, tmp
         pd.testing.assert_frame_equal(comparable(got), comparable(shown))
         if label == "explorer-postgresql":
             assert set(got["role"]) == {"admin"} and len(got) == 2
-            assert set(got["password_hash"]) == {explorer.MASK}
+            assert set(got["password_hash"]) == {masking.MASK}
         else:
             assert len(got) == 3 and (got["status"] == "open").all()
     elif label in ("sql", "mongo"):
         assert shown.rows
         pd.testing.assert_frame_equal(comparable(got), comparable(pd.DataFrame(shown.rows, columns=shown.columns)))
         if label == "sql":
-            assert list(got["token_hash"]) == [explorer.MASK, explorer.MASK]
+            # masking is by column, never by name (#14): a literal named like a secret is not one
+            assert list(got["token_hash"]) == ["not shown", "not shown"]
     elif label == "forum":
         assert [r.id for r in shown.rows] == list(got["id"]) and len(got) == 2
         assert [r.upvotes for r in shown.rows] == list(got["upvotes"])
@@ -254,33 +255,123 @@ def test_view_values_become_literals_never_code():
 # ------------------------------------------------------------------ the read API's rules
 
 
-def test_the_read_api_masks_the_same_columns_as_the_app(demo_data):
+def test_the_read_api_masks_exactly_the_columns_outside_the_allow_list(demo_data):
     from p2p_store.accounts import auth
 
-    auth.sign_in(email=MEMBER_EMAIL, password="Member@2025!")
-    for table_name, secret_columns in explorer.SECRET_COLUMNS.items():
-        frame = f.table("postgresql", table_name, limit=100)
-        assert len(frame) > 0, table_name
-        page = explorer.browse_rows(store="postgresql", name=table_name,
-                                    sort=explorer.default_sort(store="postgresql", name=table_name), page_size=100)
-        pd.testing.assert_frame_equal(frame, pd.DataFrame([explorer.flatten_row(r) for r in page.rows]))
-        for column in secret_columns:
-            assert set(frame[column]) == {f.MASK}, (table_name, column)
-        fields = f.fields("postgresql", table_name).set_index("name")
-        assert set(fields.index[fields["masked"]]) == set(secret_columns)
-    assert "password_hash" not in f.accounts().columns
+    auth.sign_in(email=MEMBER_EMAIL, password="Member@2025!")  # a session row, so user_sessions has one
     admin = account_id(ADMIN_EMAIL)
-    # The console's own rules hold through the API: a secret column is refused at the server, a
-    # renamed one is masked, and a write changes nothing.
-    with pytest.raises(Refused):
+    tables = set(f.sources("postgresql", actor_id=admin)["name"])
+    assert {"users", "user_sessions", "events"} <= tables and masking.ADMIN_ONLY_TABLES <= tables
+    for table_name in sorted(tables):
+        if not explorer.sort_fields(store="postgresql", name=table_name, actor_id=admin):
+            # sign_in_failures: its only key is masked, so the page lists no rows either; its fields
+            # still say which columns are masked
+            fields = f.fields("postgresql", table_name, actor_id=admin)
+            assert set(fields.name[fields.masked]) == {c for c in fields.name
+                                                      if c not in masking.VISIBLE_COLUMNS.get(table_name, ())}
+            continue
+        frame = f.table("postgresql", table_name, limit=100, actor_id=admin)
+        page = explorer.browse_rows(store="postgresql", name=table_name, page_size=100, actor_id=admin,
+                                    sort=explorer.default_sort(store="postgresql", name=table_name, actor_id=admin))
+        pd.testing.assert_frame_equal(frame, pd.DataFrame([explorer.flatten_row(r) for r in page.rows]))
+        fields = f.fields("postgresql", table_name, actor_id=admin).set_index("name")
+        hidden = {c for c in fields.index if c not in masking.VISIBLE_COLUMNS.get(table_name, ())}
+        assert set(fields.index[fields["masked"]]) == hidden, table_name
+        if len(frame):
+            assert hidden <= set(frame.columns), table_name  # a masked column is shown as MASK, not left out
+        for column in frame.columns:  # JSON columns come flattened ("after.role")
+            if column.split(".")[0] in hidden:
+                assert set(frame[column]) == {f.MASK}, (table_name, column)
+            else:
+                assert f.MASK not in set(frame[column].astype(str)), (table_name, column)
+    # the secrets are among the hidden columns, and the tables that hold them have rows to mask
+    users = f.table("postgresql", "users", limit=100)
+    assert len(users) == 3 and set(users["password_hash"]) == {f.MASK}
+    sessions = f.table("postgresql", "user_sessions", limit=100, actor_id=admin)
+    assert len(sessions) >= 1 and set(sessions["token_hash"]) == {f.MASK}
+    assert "password_hash" not in f.accounts().columns
+
+
+def test_the_admin_only_tables_need_an_admin_through_the_read_api(demo_data):
+    member = account_id(MEMBER_EMAIL)
+    for who in (None, member):
+        assert not masking.ADMIN_ONLY_TABLES & set(f.sources("postgresql", actor_id=who)["name"])
+        for table_name in masking.ADMIN_ONLY_TABLES:
+            with pytest.raises(PermissionDenied):
+                f.table("postgresql", table_name, actor_id=who)
+            with pytest.raises(PermissionDenied):
+                f.fields("postgresql", table_name, actor_id=who)
+
+
+def test_the_console_through_the_read_api_runs_on_the_read_only_login(demo_data):
+    admin = account_id(ADMIN_EMAIL)
+    assert f.sql("SELECT current_user AS login", actor_id=admin)["login"].tolist() == [console.READONLY_ROLE]
+    assert console.READONLY_ROLE == "p2p_readonly"
+    # The console's own rules hold through the API: its views hold exactly the allow-listed columns,
+    # a secret column is not there, and the table behind the view is refused at the server.
+    for table_name in ("users", "user_sessions", "events"):
+        columns = f.sql(f"SELECT * FROM {table_name} LIMIT 1", actor_id=admin).columns
+        assert set(columns) == set(masking.VISIBLE_COLUMNS[table_name]), table_name
+    with pytest.raises(InvalidInput, match="password_hash"):
         f.sql("SELECT password_hash FROM users", actor_id=admin)
-    assert set(f.sql("SELECT 'x' AS password_hash", actor_id=admin)["password_hash"]) == {f.MASK}
-    before = f.sql("SELECT count(*) AS n FROM users", actor_id=admin)["n"].iloc[0]
+    with pytest.raises(Refused, match="Refused by the server"):
+        f.sql("SELECT password_hash FROM public.users", actor_id=admin)
     with pytest.raises(Refused):
         f.sql("WITH gone AS (DELETE FROM users RETURNING id) SELECT count(*) FROM gone", actor_id=admin)
     with pytest.raises(Refused):
         f.mongo_query("profiles", '[{"$out": "copied"}]', mode="pipeline", actor_id=admin)
-    assert f.sql("SELECT count(*) AS n FROM users", actor_id=admin)["n"].iloc[0] == before == 3
+
+
+# Writes shaped as a query: the console runs its statement in a server-side cursor, so these are the
+# writes that can reach PostgreSQL through it at all (a bare UPDATE is a syntax error in a cursor).
+WRITES = ["WITH gone AS (DELETE FROM users RETURNING id) SELECT count(*) FROM gone",
+          "WITH up AS (UPDATE users SET role = 'admin' RETURNING id) SELECT * FROM up",
+          "SELECT * FROM users FOR UPDATE",
+          "SELECT * FROM public.users FOR UPDATE",
+          "SELECT nextval('public.events_id_seq')",
+          "SELECT lo_create(0)"]
+
+
+@pytest.mark.parametrize("statement", WRITES)
+def test_a_write_through_the_read_api_fails_at_the_server(demo_data, monkeypatch, statement):
+    """With the console's statement checker switched off (as tests/security/test_console_escapes.py
+    does), the write reaches PostgreSQL and the read-only login refuses it there (#14, #18)."""
+    from p2p_store.stores import pg
+
+    admin = account_id(ADMIN_EMAIL)
+
+    def accounts_as_stored():
+        with pg.get_engine().connect() as conn:
+            return conn.execute(text("SELECT id, email, role, password_hash FROM users ORDER BY id")).all()
+
+    before = accounts_as_stored()
+    with pytest.raises(Refused):  # the checker's refusal (or the server's, where the checker lets it by)
+        f.sql(statement, actor_id=admin)
+    monkeypatch.setattr(console, "check_sql", lambda text: text.strip())
+    with pytest.raises(Refused) as refused:
+        f.sql(statement, actor_id=admin)
+    said = str(refused.value)
+    assert re.search(r"read-only transaction|permission denied|Writable CTEs", said, re.IGNORECASE), said
+    assert re.search(r"Refused by the server|the console is read-only:|Writable CTEs", said), said
+    assert accounts_as_stored() == before
+    assert len(before) == 3
+
+
+def test_the_event_log_through_the_read_api_is_the_audit_pages(demo_data):
+    from p2p_store import audit
+
+    admin = account_id(ADMIN_EMAIL)
+    log = f.events(actor_id=admin, limit=1000)
+    assert len(log) >= 1 and "reseed" in set(log["action"])  # the demo load is an event
+    assert list(log["id"]) == sorted(log["id"], reverse=True)
+    assert list(log["id"]) == [e["id"] for e in audit.list_events(audit.EventFilter(), limit=audit.MAX_PAGE_SIZE)]
+    reseeds = f.events(actor_id=admin, action="reseed")
+    assert len(reseeds) >= 1 and set(reseeds["action"]) == {"reseed"}
+    assert len(f.events(actor_id=admin, limit=1)) == 1
+    with pytest.raises(InvalidInput):
+        f.events(actor_id=admin, action="not an action")
+    with pytest.raises(PermissionDenied):
+        f.events(actor_id=account_id(MEMBER_EMAIL))
 
 
 def test_the_console_through_the_read_api_is_for_admins_only(demo_data):
@@ -331,3 +422,10 @@ def test_the_pages_offer_open_as_notebook(demo_data, page, params):
     assert not at.exception
     buttons = [b for b in at.get("download_button") if b.proto.label == "Open as notebook"]
     assert len(buttons) == 1 and buttons[0].proto.help.startswith("A Jupyter notebook")
+
+
+def test_a_generated_notebook_of_an_admin_only_table_carries_the_admins_id_and_no_other_does():
+    view = {"store": "postgresql", "sort": None, "descending": False, "filters": (), "limit": 5, "actor_id": "ab-12"}
+    for name in masking.ADMIN_ONLY_TABLES:
+        assert "actor_id='ab-12'" in notebook_export.build("explorer", name=name, **view).cells[0].source
+    assert "actor_id" not in notebook_export.build("explorer", name="users", **view).cells[0].source
