@@ -11,6 +11,7 @@ import streamlit as st
 
 from app_pages import shell
 from app_pages.person_history import person_history, shown
+from app_pages.widgets import md
 from p2p_store import audit, undo
 
 me = shell.page_guard(roles=("admin",), stores=("postgresql",))
@@ -94,7 +95,7 @@ else:
     chosen = st.selectbox("Event to revert", list(labels), format_func=labels.get, key="audit_revert_pick")
     plan = shell.call(undo.preview_revert, actor_id=me.user_id, event_id=chosen)
     if plan and plan["blocked"]:
-        st.warning(plan["blocked"], icon=":material/block:")
+        st.warning(md(plan["blocked"]), icon=":material/block:")  # may quote stored values
     elif plan:
         st.markdown("A revert will change:")
         st.table([{"field": c["field"], "now": shown(c["now"]), "after the revert": shown(c["after_revert"])}
@@ -110,5 +111,5 @@ else:
 # ------------------------------------------------------------------ a person's timeline
 
 if person.strip():
-    st.subheader(f"History of {person.strip()}", divider="gray")
+    st.subheader(f"History of {md(person)}", divider="gray")  # typed (and in the URL)
     person_history(person.strip())

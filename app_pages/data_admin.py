@@ -111,7 +111,9 @@ def _bar_state(job: SeedJob, event: loader.Progress | None) -> tuple[float, str]
 
 def show_job(job: SeedJob) -> None:
     """The job's progress, one bar per store and collection, until it ends; then counts and duration."""
-    label = ("Reseeding: generating the data, then writing MongoDB, then PostgreSQL…" if job.kind == "reseed"
+    # Blue/green (seed/loader.py, #19): staging collections, one PostgreSQL transaction, then the swap.
+    label = ("Reseeding: building the new data in MongoDB staging collections, then replacing PostgreSQL in "
+             "one transaction, then swapping the collections in…" if job.kind == "reseed"
              else "Emptying both stores…")
     with st.status(label, expanded=True) as status:
         bars = {}
@@ -215,7 +217,9 @@ def confirm_reseed(scale: int, random_seed: int) -> None:
     st.markdown("- **PostgreSQL**: every account and the role-change audit (sign-ins of people who are in the "
                 "new set are kept, so you stay signed in);\n"
                 "- **MongoDB**: every profile, use case, forum post and reply.\n\n"
-                "Schema, indexes, validators and system configuration stay.")
+                "Schema, indexes, validators and system configuration stay. The new data is built beside the "
+                "live data and swapped in only when complete: every page shows the current data until then, "
+                "and a failure before the PostgreSQL commit leaves it untouched.")
     before = shell.call(loader.current_counts)  # fresh, not cached: this is what gets replaced
     after = shell.call(load_plan, scale, random_seed)
     if before is None or after is None:

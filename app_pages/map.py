@@ -554,7 +554,7 @@ if selected is not None and selected.get("kind") == "detailed":
 
 where = ""
 if near is not None:
-    where = (f" within {radius:g} km of {near_choice}" if near_choice != "point"
+    where = (f" within {radius:g} km of {md(near_choice)}" if near_choice != "point"
              else f" within {radius:g} km of {near[0]:.3f}° E, {near[1]:.3f}° N")
 st.subheader(f"{len(rows):,} use case{'' if len(rows) == 1 else 's'}{where}", anchor=False)
 open_notebook.map_view(filters, near)  # issue #18.3

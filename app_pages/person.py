@@ -17,6 +17,7 @@ import streamlit as st
 
 from app_pages import shell
 from app_pages.person_history import person_history
+from app_pages.widgets import md
 from p2p_store.accounts import auth, directory, lifecycle, people
 from p2p_store.errors import Conflict
 from p2p_store.vocabulary import ROLES
@@ -28,9 +29,10 @@ SIGN_INS_PER_PAGE = 10
 
 
 def bidi(text: object) -> str:
-    """Person-typed text isolated in its own direction (Unicode FSI … PDI, the plain-text ``dir="auto"``):
-    an Arabic name beside Latin text keeps its own order in headings, chips, toasts and labels (#15.6)."""
-    return f"\u2068{text}\u2069" if text else ""
+    """Person-typed text for Markdown (headings, chips, toasts, labels): escaped first (``widgets.md``,
+    #14.5), then isolated in its own direction (Unicode FSI … PDI, the plain-text ``dir="auto"``), so an
+    Arabic name beside Latin text keeps its own order (#15.6). The isolates are not Markdown syntax."""
+    return f"\u2068{md(text)}\u2069" if text else ""
 
 
 def back_to_list() -> None:
@@ -78,7 +80,7 @@ def after_write(message: str, icon: str = ":material/check_circle:") -> None:
 
 def _conflict_banner() -> None:
     if message := st.session_state.get(CONFLICT_KEY):
-        st.warning(message, icon=":material/sync_problem:")
+        st.warning(md(message), icon=":material/sync_problem:")  # may quote stored values
         if st.button("Load the current version", key="load_current", icon=":material/refresh:"):
             forget_shown()
             shell.refresh_after_write()
@@ -87,9 +89,9 @@ def _conflict_banner() -> None:
 
 def _profile(person: dict) -> None:
     c1, c2, c3 = st.columns(3)
-    c1.markdown(f"**Email**  \n{person['email']}")
+    c1.markdown(f"**Email**  \n{md(person['email'])}")
     c1.markdown(f"**Company**  \n{bidi(person['company']) or '—'}")
-    c2.markdown(f"**Industry**  \n{person['industry'] or '—'}")
+    c2.markdown(f"**Industry**  \n{md(person['industry']) or '—'}")
     c2.markdown(f"**City**  \n{bidi(person['city']) or '—'}")
     c3.markdown(f"**Job title**  \n{bidi(person['job_title']) or '—'}")
     c3.markdown(f"**Expertise**  \n{bidi(person['expertise']) or '—'}")
@@ -97,8 +99,8 @@ def _profile(person: dict) -> None:
     last = f"{person['last_login_at']:%Y-%m-%d %H:%M} UTC" if person.get("last_login_at") else "never"
     st.caption(f"Joined {joined} · last sign-in {last} · account in PostgreSQL, profile in MongoDB")
     if person.get("profile_role") and person["profile_role"] != person["role"]:
-        st.warning(f"The MongoDB profile says {person['profile_role']}; PostgreSQL (the source of truth) says "
-                   f"{person['role']}. Repair it under Role drift on the list.", icon=":material/sync_problem:")
+        st.warning(f"The MongoDB profile says {md(person['profile_role'])}; PostgreSQL (the source of truth) says "
+                   f"{md(person['role'])}. Repair it under Role drift on the list.", icon=":material/sync_problem:")
 
 
 def _edit_form(me: auth.SignedIn, person: dict, v: str) -> None:
@@ -120,7 +122,7 @@ def _edit_form(me: auth.SignedIn, person: dict, v: str) -> None:
                    expected_version=person["version"], full_name=name, email=email, company=company,
                    industry=industry, city=city, job_title=job, expertise=expertise)
         if done:
-            after_write(f"Saved {bidi(name)}: {done['changes']}")
+            after_write(f"Saved {bidi(name)}: {md(done['changes'])}")
 
 
 def _role_and_state(me: auth.SignedIn, person: dict, v: str) -> None:
@@ -134,7 +136,7 @@ def _role_and_state(me: auth.SignedIn, person: dict, v: str) -> None:
         done = act(directory.change_role, actor_id=me.user_id, user_id=person["id"], new_role=new_role,
                    expected_version=person["version"])
         if done:
-            after_write(f"{bidi(done['full_name'])}: {done['old_role']} → {done['new_role']}")
+            after_write(f"{bidi(done['full_name'])}: {md(done['old_role'])} → {md(done['new_role'])}")
     with right:
         st.markdown("**Access**")
         if person["is_active"]:
@@ -167,7 +169,7 @@ def _role_and_state(me: auth.SignedIn, person: dict, v: str) -> None:
 def _delete(me: auth.SignedIn, person: dict, v: str) -> None:
     with st.expander("Delete this account"):
         st.warning(f"Deleting removes the account, its sign-ins and its profile. Their forum posts stay, shown "
-                   f"as by “former member”. Type **{person['email']}** to confirm.")
+                   f"as by “former member”. Type **{md(person['email'])}** to confirm.")
         typed = st.text_input("Email to confirm", key=f"p_delete_typed_{v}", max_chars=254)
         if st.button("Delete account", type="primary", key=f"p_delete_{v}", icon=":material/delete:"):
             done = act(lifecycle.delete_account, actor_id=me.user_id, user_id=person["id"], confirm=typed)
@@ -193,8 +195,8 @@ def _sign_ins(me: auth.SignedIn, person: dict) -> None:
                f"device{'s' if len(groups) != 1 else ''}")
     for device, items in groups[(page - 1) * SIGN_INS_PER_PAGE: page * SIGN_INS_PER_PAGE]:
         with st.container(border=True):
-            st.markdown(f"**{device}** · {len(items)} sign-in{'s' if len(items) != 1 else ''}",
-                        help=items[0]["user_agent"] or "no user agent sent")  # the full user agent on hover
+            st.markdown(f"**{md(device)}** · {len(items)} sign-in{'s' if len(items) != 1 else ''}",
+                        help=md(items[0]["user_agent"] or "no user agent sent"))  # the full user agent on hover (Markdown)
             for row in items:
                 c1, c2 = st.columns([4, 1])
                 c1.caption(f"since {row['since']:%Y-%m-%d %H:%M} · last seen {row['last_seen']:%Y-%m-%d %H:%M} · "

@@ -33,10 +33,10 @@ def person_history(person_id: str) -> None:
         outcome = " · :orange-badge[pending in MongoDB]" if e["mongodb"] == "pending" else ""
         reverts = f" · reverts #{e['reverts']}" if e["reverts"] else ""
         with st.container(border=True):
-            st.markdown(f"**{e['label'].capitalize()}** · {e['at']:%Y-%m-%d %H:%M:%S} · by "
+            st.markdown(f"**{md(e['label'].capitalize())}** · {e['at']:%Y-%m-%d %H:%M:%S} · by "
                         f"{md(e['actor'])} · #{e['id']}{reverts}{outcome}")
             if e["diff"]:
                 st.table([{"field": d["field"], "old": shown(d["old"]), "new": shown(d["new"])} for d in e["diff"]])
             if e["note"] and not e["diff"]:
-                st.caption(e["note"])
+                st.caption(md(e["note"]))  # may quote stored values
 

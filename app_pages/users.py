@@ -7,6 +7,8 @@ import streamlit as st
 
 from app_pages import person as person_page
 from app_pages import shell
+from app_pages.person import bidi
+from app_pages.widgets import md
 from p2p_store.accounts import consistency, directory, lifecycle
 from p2p_store.errors import one_line_error
 from p2p_store.stores.models import ROLES
@@ -89,7 +91,7 @@ if result is not None:
         selected = [rows[i] for i in picked.selection.rows if i < len(rows)]
         st.session_state["users_selected"] = selected
         if len(selected) == 1:
-            st.button(f"Open {selected[0]['full_name']}'s page", key="open_person", icon=":material/person:",
+            st.button(f"Open {bidi(selected[0]['full_name'])}'s page", key="open_person", icon=":material/person:",
                       type="primary", on_click=person_page.open_person, args=(selected[0]["id"],))
         elif not selected:
             st.caption("Select a row to open that person's page" + (", or several rows to change their roles."
@@ -121,8 +123,8 @@ if me.is_admin:
         @st.dialog("Confirm role change", on_dismiss=_close_bulk)
         def confirm_bulk(chosen: list[dict], role: str) -> None:
             changing = [p for p in chosen if p["role"] != role]
-            st.write(f"**{len(changing)}** of {len(chosen)} selected people will change to **{role}**:")
-            st.write(", ".join(f"\u2068{p['full_name']}\u2069 ({p['role']} → {role})" for p in changing) or "nobody")
+            st.write(f"**{len(changing)}** of {len(chosen)} selected people will change to **{md(role)}**:")
+            st.write(", ".join(f"{bidi(p['full_name'])} ({md(p['role'])} → {md(role)})" for p in changing) or "nobody")
             if st.button(f"Change {len(changing)} role{'s' if len(changing) != 1 else ''}", type="primary",
                          disabled=not changing, key="bulk_confirm"):
                 outcomes = shell.call(directory.change_roles, actor_id=me.user_id, people=changing, new_role=role)
@@ -136,7 +138,7 @@ if me.is_admin:
         if pending := st.session_state.get("bulk_pending"):
             confirm_bulk(pending["people"], pending["role"])
     for line in st.session_state.pop("bulk_outcomes", []):
-        (st.success if line["ok"] else st.error)(line["message"])
+        (st.success if line["ok"] else st.error)(md(line["message"]))  # names the person
 
 # ------------------------------------------------------------------ admin: create an account
 if me.is_admin:
@@ -159,10 +161,10 @@ if me.is_admin:
                               expertise=expertise)
             if made:
                 shell.refresh_after_write()
-                st.success(f"Created {made['full_name']} ({made['role']}). One-time password — shown only now; "
+                st.success(f"Created {bidi(made['full_name'])} ({md(made['role'])}). One-time password — shown only now; "
                            f"they set their own at first sign-in:", icon=":material/check_circle:")
                 st.code(made["temporary_password"], language=None)
-                st.button(f"Open {made['full_name']}'s page", key="open_created",
+                st.button(f"Open {bidi(made['full_name'])}'s page", key="open_created",
                           on_click=person_page.open_person, args=(made["id"],))
 
 # ------------------------------------------------------------------ drift

@@ -4,6 +4,8 @@ values at once."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
@@ -126,3 +128,51 @@ def test_arabic_city_on_my_account_keeps_the_region(demo):
     at.button(key="FormSubmitter:own_profile-Save profile").click().run()
     profile = profiles.find_one({"_id": SARA_ID})
     assert profile["city"] == "حي الصناعية الثانية" and profile["region"] == "Makkah Region"
+
+
+HOSTILE = "![x](http://127.0.0.1:9/evil) **bold** <img src=x>"
+ESCAPED = r"\!\[x\]\(http\://127.0.0.1\:9/evil\) \*\*bold\*\* \<img src=x\>"  # widgets.md of HOSTILE
+
+
+def shown_texts(at: AppTest) -> list[str]:
+    """Every string the page gives Streamlit's Markdown renderer (bodies, labels, toasts, banners)."""
+    texts = [e.value for kind in ("markdown", "caption", "title", "header", "subheader", "success", "info",
+                                  "warning", "error", "toast") for e in at.get(kind)]
+    return texts + [w.label for kind in ("button", "expander") for w in at.get(kind)]
+
+
+def assert_literal(at: AppTest, where: str) -> None:
+    texts = shown_texts(at)
+    raw = [t for t in texts if "![x](" in t or re.search(r"(?<!\\)<img", t) or "**bold**" in t]
+    assert not raw, f"{where}: unescaped hostile text in {raw}"
+
+
+def test_hostile_name_and_company_render_as_literal_text(demo):
+    """#14.5 / #15.6: a name and company that are Markdown (a remote image, bold, raw HTML) are shown
+    as the literal characters on the person page, its toast, the Users list and the audit page."""
+    at = person_page(AHMED, SARA_ID)
+    for label in ("Name", "Company"):
+        at.text_input(key=next(w.key for w in at.text_input if w.label == label)).input(HOSTILE)
+    button(at, "Save changes").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert directory.get_account(user_id=SARA_ID)["full_name"] == HOSTILE  # stored as typed
+    # the toast names the person: escaped, then isolated (FSI … PDI) for mixed directions
+    assert any(f"\u2068{ESCAPED}\u2069" in t.value for t in at.toast), [t.value for t in at.toast]
+    assert [h.value for h in at.header] == [f"\u2068{ESCAPED}\u2069"]
+    assert any(f"**Company**  \n\u2068{ESCAPED}\u2069" == m.value for m in at.markdown)
+    assert any(b.label == f"Deactivate \u2068{ESCAPED}\u2069" for b in at.button)
+    assert_literal(at, "person page")
+    button(at, "Deactivate").click().run()  # a second toast with the name
+    assert any(f"\u2068{ESCAPED}\u2069 is now inactive" in t.value for t in at.toast), [t.value for t in at.toast]
+    assert_literal(at, "person page after deactivate")
+
+    at.query_params.pop("person", None)  # the Users list
+    at.run()
+    assert not at.exception
+    assert_literal(at, "users list")
+
+    at.switch_page("app_pages/audit.py")
+    at.query_params["person"] = SARA  # the audit page's timeline of this person
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert_literal(at, "audit page")
