@@ -123,8 +123,10 @@ def test_admin_changes_a_role_in_both_stores(demo):
     assert any("member → admin" in t.value for t in at.toast)
     assert directory.get_account(user_id=SARA_ID)["role"] == "admin"
     assert mongo.get_db()[mongo.PROFILES].find_one({"_id": SARA_ID})["role"] == "admin"
-    history = at.dataframe[-1].value  # the person's history on their page
-    assert history.iloc[0]["action"] == "change role" and history.iloc[0]["new_role"] == "admin"
+    # the person's history on their page: the newest event's diff, old → new per field (#16)
+    diffs = [t.value for t in at.table]
+    assert diffs and list(diffs[0]["field"]) == ["role"]
+    assert (diffs[0]["old"].iloc[0], diffs[0]["new"].iloc[0]) == ("member", "admin")
 
 
 def test_stale_form_shows_conflict_and_changes_nothing(demo):

@@ -193,8 +193,12 @@ def test_a_member_cannot_see_or_reach_data_admin(demo):
     from seed import loader
 
     at = signed_in(SARA)
-    with pytest.raises(ValueError):  # not registered in a member's navigation
-        at.switch_page(PAGE)
+    # Hidden from a member's navigation but registered, so an admin link says why instead of a silent
+    # jump to Overview (#15.5).
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert errors(at) == ["This page is for admins only."]
+    assert not [b for b in at.button if b.key in {"seed_open", "reset_go", "seed_dry_run"}]
     # A stale tab or a deep link runs the page script: it stops at its own guard.
     page = AppTest.from_file(str(REPO_ROOT / PAGE), default_timeout=60)
     page.session_state["auth_token"] = at.session_state["auth_token"]
@@ -258,7 +262,8 @@ def test_migrations_show_current_and_head_and_offer_an_upgrade_when_behind(demo)
     from p2p_store.stores import pg, schema
 
     at = on_data_admin()
-    assert [m.value for m in at.metric][5:] == ["0001", "0001"]
+    head = schema.head_revision()
+    assert [m.value for m in at.metric][5:] == [head, head]
     assert any("at head" in s.value for s in at.success)
     assert not [b for b in at.button if b.key == "migrate_up"]
 
