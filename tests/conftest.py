@@ -85,3 +85,14 @@ def _clear_app_caches() -> None:
         st.cache_data.clear()
     except Exception:  # noqa: BLE001 - streamlit absent or not initialised: nothing cached
         pass
+
+
+@pytest.fixture(autouse=True)
+def _no_projector_timer():
+    """An AppTest run starts the app's outbox timer thread in this process (app_pages/shell.py); a test
+    that asserts what is pending must not race it, so every test starts without it. Tests of the
+    timer start their own (tests/faults/test_outbox_faults.py)."""
+    from p2p_store import outbox
+
+    outbox.stop_background()
+    yield

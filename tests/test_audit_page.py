@@ -3,7 +3,6 @@ its confirmation, a person's timeline."""
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from p2p_store import audit

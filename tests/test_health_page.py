@@ -8,6 +8,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from p2p_store.stores import schema
 from seed.dataset import user_id_for
 from tests.conftest import REPO_ROOT
 
@@ -45,7 +46,7 @@ def test_health_page_shows_both_stores_healthy(demo, email):
     assert table["PostgreSQL"]["Version"][0].isdigit() and table["MongoDB"]["Version"][0].isdigit()
     assert table["PostgreSQL"]["Pool"].endswith("of 20 checked out · overflow 0 of 40")
     assert "max 20 · min 5" in table["MongoDB"]["Pool"]
-    assert table["PostgreSQL"]["Migration"] == "0001 (at head)"
+    assert table["PostgreSQL"]["Migration"] == f"{schema.head_revision()} (at head)"
     assert table["Consistency"]["Consistency"] == "role drift 0 · orphans 0"
     assert not at.get("page_link")  # no drift, no link
 

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM_ARGS, _chromium, _free_port
+from tests.browser.conftest import _free_port
 from tests.browser.helpers import go, open_app, pick, sign_in_demo, wait_idle
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 AHMED = "ahmed.faisal@advanced-electronics.sa"
 
 
@@ -55,10 +55,9 @@ def _wait_health(url: str, deadline_s: float = 90) -> None:
 
 
 @pytest.fixture(scope="module")
-def replicas():
-    chromium = _chromium()
-    if chromium is None:
-        pytest.fail("no Chromium found: install Debian's package `chromium`")
+def replicas(browser):
+    # the session's one Playwright browser (tests/browser/conftest.py): a second sync Playwright in
+    # the same process is refused while the first runs
     data_dir = tempfile.mkdtemp(prefix="p2p-replicas-")
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URL", "MONGODB_DB", "P2P_ENV")}
     base["P2P_DATA_DIR"] = data_dir
@@ -82,12 +81,7 @@ def replicas():
     try:
         for url in urls:
             _wait_health(url)
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-            yield {"urls": urls, "env": env, "browser": browser, "pids": [proc.pid for proc, _ in procs]}
-            browser.close()
+        yield {"urls": urls, "env": env, "browser": browser, "pids": [proc.pid for proc, _ in procs]}
     finally:
         for proc, log in procs:
             proc.terminate()
