@@ -71,7 +71,9 @@ def go(page, nav_label: str) -> None:
 
 
 def pick(page, label: str, option: str) -> None:
-    """Choose an option in a Streamlit selectbox (a React Aria combobox) found by its label."""
+    """Choose an option in a Streamlit selectbox (a React Aria combobox) found by its label, once the
+    script run that drew it has finished (a run still drawing can replace the box under the click)."""
+    wait_idle(page)
     box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True).first
     box.click()
     page.get_by_role("option", name=option, exact=True).first.click()
