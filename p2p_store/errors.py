@@ -50,10 +50,6 @@ class StoreUnavailable(DomainError):
         self.store = store
 
 
-# The name before #13 merged the three "store is down" types; kept so code written on parallel
-# branches still imports. New code raises StoreUnavailable.
-StoreDown = StoreUnavailable
-
 
 # ------------------------------------------------------------------ any exception as one line
 
