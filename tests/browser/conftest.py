@@ -59,6 +59,7 @@ def app_url(chromium_path):
     port = _free_port()
     log = open(Path(data_dir) / "streamlit.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.fileWatcherType", "none",  # tests never edit the source
                              "--server.port", str(port), "--browser.gatherUsageStats", "false"],
                             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -74,7 +74,8 @@ def replicas(browser):
         port = _free_port()
         log = open(Path(data_dir) / f"streamlit-{name}.log", "wb")  # noqa: SIM115 - closed at teardown
         procs.append((subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.fileWatcherType", "none", "--server.port",
              str(port), "--browser.gatherUsageStats", "false"], cwd=REPO_ROOT, env=env, stdout=log,
             stderr=subprocess.STDOUT), log))
         urls.append(f"http://127.0.0.1:{port}")

@@ -195,7 +195,8 @@ def main() -> int:
                    stdout=subprocess.DEVNULL)
     port = _free_port()
     log = open(Path(data_dir) / "streamlit.log", "wb")  # noqa: SIM115 - closed after the app stops
-    app = subprocess.Popen([py, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+    app = subprocess.Popen([py, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.fileWatcherType", "none", "--server.port",
                             str(port), "--browser.gatherUsageStats", "false"], cwd=REPO_ROOT, env=env,
                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -75,7 +75,8 @@ def main() -> int:
     subprocess.run([py, "-m", "seed", "--scale", str(args.scale)], cwd=REPO_ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     port = _free_port()
-    app = subprocess.Popen([py, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+    app = subprocess.Popen([py, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.fileWatcherType", "none", "--server.port",
                             str(port), "--browser.gatherUsageStats", "false"], cwd=REPO_ROOT, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
