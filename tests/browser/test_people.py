@@ -5,6 +5,7 @@ a member's admin link says why it stops."""
 from __future__ import annotations
 
 import io
+import re
 
 import psycopg
 from PIL import Image
@@ -31,7 +32,7 @@ def _open_mohammed(page) -> None:
     grid = page.locator('[data-testid="stDataFrame"]').first
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # the row's selection box (header 35 px, row 35 px)
-    page.get_by_role("button", name="Open Mohammed Rashid's page").click()
+    page.get_by_role("button", name=re.compile("Open \u2068?Mohammed Rashid\u2069?'s page")).click()  # names isolated (#15.6)
     page.get_by_role("heading", name="Mohammed Rashid").wait_for()
     wait_idle(page)
 
