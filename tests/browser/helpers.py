@@ -76,7 +76,12 @@ def pick(page, label: str, option: str) -> None:
     wait_idle(page)
     box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True).first
     box.click()
-    page.get_by_role("option", name=option, exact=True).first.click()
+    choice = page.get_by_role("option", name=option, exact=True).first
+    try:
+        choice.wait_for(timeout=3_000)
+    except Exception:  # noqa: BLE001 - a box scrolled into view by the click stays focused but closed
+        box.press("ArrowDown")  # the keyboard way to open a combobox's list
+    choice.click()
     wait_idle(page)
 
 
