@@ -28,11 +28,13 @@ from pathlib import Path
 
 import pytest
 
+from p2p_store.vocabulary import user_id_for
 from tests.browser.conftest import _free_port
 from tests.browser.helpers import go, open_app, pick, sign_in_demo, wait_idle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AHMED = "ahmed.faisal@advanced-electronics.sa"
+SARA_ID = str(user_id_for("sara.hassan@advanced-electronics.sa"))
 
 
 def _run(args: list[str], env: dict[str, str], timeout: int = 300) -> str:
@@ -143,23 +145,17 @@ def test_a_role_change_in_one_replica_shows_in_the_other_on_its_next_run(replica
     a, b = _page(replicas, 0), _page(replicas, 1)
     try:
         before = _admin_count(b)
-        go(a, "Users & roles")
-        a.get_by_role("heading", name="Change a role").wait_for()
-        pick(a, "Person", "Sara Hassan · sara.hassan@advanced-electronics.sa")
-        pick(a, "New role", "admin")
-        a.get_by_role("button", name="Save role").click()
-        a.get_by_text("Sara Hassan is now").wait_for()
-        # B's next run of the Overview (accounts by role are counted live: no lag to wait for).
-        go(b, "Users & roles")
-        go(b, "Overview")
-        assert _admin_count(b) == before + 1
-        pick(a, "Person", "Sara Hassan · sara.hassan@advanced-electronics.sa")
-        pick(a, "New role", "member")
-        a.get_by_role("button", name="Save role").click()
-        a.get_by_text("Sara Hassan is now").wait_for()
-        go(b, "Users & roles")
-        go(b, "Overview")
-        assert _admin_count(b) == before
+        sara = f"users?person={SARA_ID}"  # a person's page is a deep link (#15.2)
+        for role, admins in (("admin", before + 1), ("member", before)):
+            a.goto(f"{replicas['urls'][0]}/{sara}")
+            a.get_by_role("heading", name="Sara Hassan").wait_for()
+            pick(a, "New role", role)
+            a.get_by_role("button", name="Save role").click()
+            a.get_by_text("→ " + role).first.wait_for()  # the toast
+            # B's next run of the Overview (accounts by role are counted live: no lag to wait for).
+            go(b, "Users & roles")
+            go(b, "Overview")
+            assert _admin_count(b) == admins
     finally:
         a.context.close()
         b.context.close()
