@@ -20,6 +20,7 @@ COPY p2p_store/ p2p_store/
 COPY migrations/ migrations/
 COPY app_pages/ app_pages/
 COPY seed/ seed/
+COPY static/ static/
 COPY .streamlit/ .streamlit/
 
 RUN useradd --create-home --uid 10001 app && chown -R app:app /app

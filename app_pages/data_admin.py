@@ -42,7 +42,7 @@ ASK_KEY = "data_admin_reseed_ask"
 
 @st.cache_data(ttl=5, max_entries=1, show_spinner=False)
 def load_counts() -> dict[str, int]:
-    return loader.current_counts()
+    return loader.current_counts(fresh=False)  # the sizes from the figure cache (#17)
 
 
 @st.cache_data(ttl=30, max_entries=1, show_spinner=False)

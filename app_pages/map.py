@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -17,15 +16,16 @@ import streamlit as st
 from pydeck.bindings.json_tools import default_serialize
 from pydeck.types import String
 
-import seed
 from app_pages import open_notebook, shell, url_params
 from app_pages.widgets import h, md
-from p2p_store.community import geometry, stats, use_cases
+from p2p_store.community import stats, use_cases
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 
-OUTLINE_FILE = Path(seed.__file__).resolve().parent / "geo" / "region_outline.geojson"
-OUTLINE_TOLERANCE = 0.01  # degrees (~1 km): below a pixel up to zoom 8; cuts the outline from 360 to ~110 kB
+# The outline is loaded by the browser from Streamlit's static files (server.enableStaticServing) and
+# cached there: a rerun, a filter or a layer switch resends only the points, never 110 kB of outline
+# (#17). The file is made by scripts/build_outlines.py; tests/test_map_page.py checks it is current.
+OUTLINE_URL = "app/static/region_outline.json"
 MAP_HEIGHT = 560  # px
 MAP_WIDTH_GUESS = 400  # px: a phone-width map column (#17), so the whole country fits at 400 px as at 1400 px
 POINTS, SELECTED, OUTLINE, LABELS = "use-cases", "selected-case", "region-outline", "city-labels"
@@ -104,12 +104,6 @@ def load_view(epoch: float, industry: str | None, region: str | None, city: str 
 def load_case(case_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     case = use_cases.get_use_case(case_id=case_id)
     return case, use_cases.linked_version(case=case)
-
-
-@st.cache_resource(show_spinner=False)
-def region_outline() -> dict[str, Any]:
-    """The Natural Earth outlines of ``seed/geo`` (public domain), simplified once per process."""
-    return geometry.simplify_outlines(json.loads(OUTLINE_FILE.read_text(encoding="utf-8")), OUTLINE_TOLERANCE)
 
 
 @st.cache_resource(show_spinner=False)
@@ -227,7 +221,7 @@ def build_deck(points: list[dict[str, Any]], *, mode: str, view: pdk.ViewState,
     """Outline under everything, then the near search's circle, density (hexagons/heatmap) or
     clusters, the points, the ring around the open case, and the city labels on top."""
     layers = [pdk.Layer(
-        "GeoJsonLayer", id=OUTLINE, data=region_outline(), stroked=True, filled=True, pickable=False,
+        "GeoJsonLayer", id=OUTLINE, data=OUTLINE_URL, stroked=True, filled=True, pickable=False,
         # Translucent, so a Carto basemap (when tiles can load) still shows roads through it.
         get_fill_color="properties.is_saudi ? [236, 220, 180, 200] : [214, 216, 220, 170]",
         get_line_color=[110, 110, 110, 220], line_width_min_pixels=1, line_width_max_pixels=1.5)]

@@ -17,6 +17,9 @@ How to rerun
     python3 scripts/build_outlines.py /tmp/atlas/package/countries-10m.json \\
         seed/geo/region_outline.geojson
 
+It also writes static/region_outline.json, the simplified outline the map page loads by URL
+(``python3 scripts/build_outlines.py -`` rewrites only that one from the existing GeoJSON).
+
 The script uses only the Python standard library: it decodes the TopoJSON
 itself (quantized, delta-encoded arcs; Polygon and MultiPolygon geometries),
 keeps the countries listed in REGION, rounds coordinates to 3 decimals and
@@ -141,10 +144,14 @@ def build(topology: dict, names: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("topojson", type=Path, help="world-atlas countries-*.json")
+    parser.add_argument("topojson", type=Path, help="world-atlas countries-*.json; '-' only rewrites static/ "
+                        "region_outline.json from the existing output")
     parser.add_argument("output", type=Path, nargs="?",
                         default=Path("seed/geo/region_outline.geojson"))
     args = parser.parse_args()
+    if str(args.topojson) == "-":
+        write_map_outline(args.output)
+        return
 
     topology = json.loads(args.topojson.read_text(encoding="utf-8"))
     collection = build(topology, REGION)
@@ -155,6 +162,17 @@ def main() -> None:
     )
     size_kb = args.output.stat().st_size / 1024
     print(f"wrote {len(collection['features'])} features, {size_kb:.0f} KB -> {args.output}")
+    write_map_outline(args.output)
+
+
+def write_map_outline(source: Path, target: Path = Path("static/region_outline.json")) -> None:
+    """The simplified outline the map page loads by URL (tests/test_map_page.py checks it is current)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from p2p_store.community.geometry import map_outline_json
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(map_outline_json(source.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"wrote the map's simplified outline, {target.stat().st_size / 1024:.0f} KB -> {target}")
 
 
 if __name__ == "__main__":

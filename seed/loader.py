@@ -41,7 +41,7 @@ from sqlalchemy import Connection, select, text
 from p2p_store import access, audit
 from p2p_store.errors import DomainError, InvalidInput, Refused
 from p2p_store.settings import Settings, get_settings
-from p2p_store.stores import generation, mongo, pg
+from p2p_store.stores import figures, generation, mongo, pg
 from p2p_store.stores.models import SystemConfig, User
 from p2p_store.stores.retry import retrying
 from seed.dataset import Dataset, full_dataset
@@ -58,6 +58,7 @@ MONGO_PLAN = [  # (collection, Dataset attribute), in writing order
     (mongo.FORUM_REPLIES, "forum_replies"),
 ]
 FAULT_ENV = "P2P_SEED_FAULT"  # tests: the process SIGKILLs itself at this phase (see _fault)
+PAUSE_ENV = "P2P_SEED_PAUSE"  # tests: a file path; while it exists, a reseed holding the lock waits (see _pause)
 PG_MAINTENANCE_TIMEOUT = "10min"  # statement_timeout inside the swap transaction (pages keep 15 s)
 
 
@@ -89,6 +90,15 @@ def _fault(phase: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _pause() -> None:
+    """Test hook: ``P2P_SEED_PAUSE=<file>`` makes a reseed or reset that holds the lock wait while that
+    file exists (at most two minutes), so a test can act in another process meanwhile (#17)."""
+    path = os.environ.get(PAUSE_ENV)
+    deadline = time.monotonic() + 120
+    while path and os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _guard(settings: Settings, actor_id: Any, what: str) -> None:
     if settings.is_production:
         raise Refused(f"{what} is disabled in production (P2P_ENV=production); nothing was changed.")
@@ -108,11 +118,14 @@ def _exclusive(what: str) -> Iterator[Connection]:
         yield conn
 
 
-def current_counts() -> dict[str, int]:
-    """Rows per table and documents per collection (Mongo: the cheap estimated count)."""
-    db = mongo.get_db()
+def current_counts(*, fresh: bool = True) -> dict[str, int]:
+    """Rows per table and documents per collection. ``fresh=False`` takes the collection sizes from
+    the figure cache (``p2p_store/stores/figures.py``): on the embedded server a count is a scan."""
     with pg.new_session() as session:
         counts = {"users": session.execute(text("SELECT count(*) FROM users")).scalar_one()}
+    if not fresh:
+        return counts | {name: figures.collection_size(name) for name, _ in MONGO_PLAN}
+    db = mongo.get_db()
     for name, _ in MONGO_PLAN:
         counts[name] = db[name].estimated_document_count()
     return counts
@@ -252,6 +265,7 @@ def _replace(data: Dataset, *, what: str, outcome_key: str, result: dict[str, An
     """Build ``data`` beside the live set and swap it in (reseed and reset both come here)."""
     db = generation.maintenance_db()
     with _exclusive(what):
+        _pause()
         generation.recover_locked(db)  # an earlier run's leftovers, before building anew
         gen = generation.new_id()
         mongo_start = time.perf_counter()
@@ -262,6 +276,7 @@ def _replace(data: Dataset, *, what: str, outcome_key: str, result: dict[str, An
             raise
         staged = time.perf_counter()
         timings = _swap(db, data, gen, outcome_key=outcome_key, result=result, actor=actor, progress=progress)
+    figures.invalidate()  # every cached figure describes the old set (other processes: within 60 s)
     return {"documents": docs, "stage_seconds": staged - mongo_start, **timings}
 
 

@@ -98,10 +98,8 @@ def test_map_draws_every_demo_case_over_the_outline(demo_map):
         assert "{" + field + "}" in tooltip
         assert all(isinstance(p[field], str) and p[field] for p in pts)
     assert {p["kind_label"] for p in pts} == {"Basic", "Detailed case study"}
-    # The outline works without a token or tiles: Saudi Arabia and its neighbours are in the spec.
-    outline = layer(at, "region-outline")["data"]["features"]
-    assert [f["properties"]["name"] for f in outline if f["properties"]["is_saudi"]] == ["Saudi Arabia"]
-    assert len(outline) > 10
+    # The outline works without a token or tiles: the browser loads it from the app's own static files.
+    assert layer(at, "region-outline")["data"] == "app/static/region_outline.json"
     labels = {d["name"] for d in layer(at, "city-labels")["data"]}
     assert {"Riyadh", "Jeddah", "Dammam", "Jubail", "Yanbu"} <= labels
     # Unfiltered, the view is Saudi Arabia.
@@ -222,7 +220,7 @@ def test_radius_search_from_the_link_and_around_a_point(demo_map):
 def test_radius_search_with_no_result_still_draws_the_map(demo_map):
     at = open_map({"near": "Abha", "km": "30"})
     assert points(at) == []
-    assert layer(at, "region-outline")["data"]["features"]
+    assert layer(at, "region-outline")["data"] == "app/static/region_outline.json"
     assert any("No use cases match" in i.value for i in at.info)
 
 
@@ -359,3 +357,21 @@ def test_time_slider_narrows_map_and_table(demo_map):
     assert 0 < len(shown) < 17
     assert all(p["published"] <= middle.isoformat() for p in shown)
     assert len(table_rows(at)) < 17
+
+
+def test_the_served_outline_is_the_simplified_source_and_static_serving_is_on():
+    """``static/region_outline.json`` is what scripts/build_outlines.py makes from seed/geo (a drifted
+    copy fails here), Saudi Arabia and its neighbours are in it, and the app serves static files."""
+    import tomllib
+
+    from p2p_store.community.geometry import map_outline_json
+
+    root = Path(__file__).resolve().parent.parent
+    served = (root / "static" / "region_outline.json").read_text(encoding="utf-8")
+    source = (root / "seed" / "geo" / "region_outline.geojson").read_text(encoding="utf-8")
+    assert served == map_outline_json(source), "run: python3 scripts/build_outlines.py -"
+    features = json.loads(served)["features"]
+    assert [f["properties"]["name"] for f in features if f["properties"]["is_saudi"]] == ["Saudi Arabia"]
+    assert len(features) > 10 and len(served) < 150_000
+    config = tomllib.loads((root / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["enableStaticServing"] is True

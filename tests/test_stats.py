@@ -7,11 +7,11 @@ import threading
 import time
 
 from p2p_store.community import stats
-from p2p_store.stores import mongo
+from p2p_store.stores import figures, mongo
 
 
 def test_first_read_computes_once_for_concurrent_readers():
-    cache = stats.FigureCache(max_age_s=60)
+    cache = figures.FigureCache(max_age_s=60)
     calls, gate = [], threading.Event()
 
     def compute():
@@ -32,7 +32,7 @@ def test_first_read_computes_once_for_concurrent_readers():
 
 
 def test_stale_value_is_served_while_one_refresh_runs():
-    cache = stats.FigureCache(max_age_s=0.05)
+    cache = figures.FigureCache(max_age_s=0.05)
     values, gate = iter([1, 2]), threading.Event()
 
     def compute():
@@ -59,7 +59,7 @@ def test_stale_value_is_served_while_one_refresh_runs():
 
 
 def test_invalidate_makes_the_next_read_see_the_write():
-    cache = stats.FigureCache(max_age_s=3600)
+    cache = figures.FigureCache(max_age_s=3600)
     box = {"n": 1}
     assert cache.get("k", lambda: box["n"]).value == 1
     box["n"] = 2
@@ -69,7 +69,7 @@ def test_invalidate_makes_the_next_read_see_the_write():
 
 
 def test_a_failing_refresh_keeps_the_old_value():
-    cache = stats.FigureCache(max_age_s=0.01)
+    cache = figures.FigureCache(max_age_s=0.01)
     assert cache.get("k", lambda: "old").value == "old"
     time.sleep(0.05)
 
@@ -103,3 +103,23 @@ def test_forum_facets_are_cached_with_their_time(demo):
     first = stats.forum_facets()
     assert sum(c["posts"] for c in first.value.categories) == mongo.get_db()[mongo.FORUM_POSTS].count_documents({})
     assert stats.forum_facets().as_of == first.as_of
+
+
+def test_collection_sizes_come_from_the_cache_and_follow_a_write_after_invalidate(demo):
+    """On the embedded server an estimated count scans the collection, so pages read sizes from the
+    figure cache (#17): exact after invalidate(), the earlier figure before it."""
+    replies = mongo.get_db()[mongo.FORUM_REPLIES]
+    exact = replies.count_documents({})
+    assert figures.collection_size(mongo.FORUM_REPLIES) == exact
+    assert stats.overview()["figures"]["replies"] == exact
+    extra = dict(replies.find_one({}), _id="test-size-extra")
+    replies.insert_one(extra)
+    try:
+        assert figures.collection_size(mongo.FORUM_REPLIES) == exact  # the cached figure
+        figures.invalidate()
+        assert figures.collection_size(mongo.FORUM_REPLIES) == exact + 1
+        assert stats.overview()["figures"]["replies"] == exact + 1
+    finally:
+        replies.delete_one({"_id": "test-size-extra"})
+        figures.invalidate()
+    assert figures.collection_size("not_an_application_collection") == 0  # any other name: counted now

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from p2p_store import audit, outbox
 from p2p_store.access import require_admin
-from p2p_store.stores import mongo, pg
+from p2p_store.stores import figures, mongo, pg
 from p2p_store.stores.models import Event, User
 
 
@@ -87,6 +87,12 @@ def repair_drift(*, actor_id: str) -> list[dict[str, Any]]:
         if "event_id" in row:
             row["mongo_outcome"] = outbox.apply_after_commit(row["event_id"], row["user_id"])
     return done
+
+
+def cached_drift_report() -> figures.Cached:
+    """:func:`drift_report` from the figure cache: it reads every account and every profile, so a page
+    run never waits for it (#17); refreshed at once after any write, within a minute otherwise."""
+    return figures.FIGURES.get("role_drift", drift_report)
 
 
 def drift_report() -> list[dict[str, Any]]:

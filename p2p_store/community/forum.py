@@ -27,7 +27,7 @@ from pymongo.collection import Collection
 
 from p2p_store.accounts.directory import clean_text
 from p2p_store.errors import InvalidInput, NotFound
-from p2p_store.stores import mongo
+from p2p_store.stores import figures, mongo
 
 Sort = Literal["activity", "views", "upvotes"]
 SORT_FIELDS: dict[str, str] = {"activity": "last_activity_at", "views": "views", "upvotes": "upvotes"}
@@ -361,13 +361,13 @@ def list_posts(*, category: str | None = None, tag: str | None = None, author_id
 
 def count_posts(*, category: str | None = None, tag: str | None = None, author_id: str | None = None,
                 status: str | None = None, solved: bool | None = None, search: str = "") -> PostTotal:
-    """How many posts match the filters: the collection's estimated count when unfiltered (no scan),
-    otherwise a count that stops at COUNT_LIMIT."""
+    """How many posts match the filters: the collection's cached size when unfiltered, otherwise a
+    count that stops at COUNT_LIMIT."""
     query = _filters(category=category, tag=tag, author_id=author_id, status=status, solved=solved,
                      search=search)
+    if not query:  # the collection's size from the figure cache: a count is a scan on the embedded server
+        return PostTotal(figures.collection_size(mongo.FORUM_POSTS))
     posts = mongo.get_db()[mongo.FORUM_POSTS]
-    if not query:
-        return PostTotal(int(posts.estimated_document_count(maxTimeMS=MAX_TIME_MS)))
     n = int(posts.count_documents(query, limit=COUNT_LIMIT, maxTimeMS=MAX_TIME_MS))
     return PostTotal(n, capped=n >= COUNT_LIMIT)
 

@@ -5,128 +5,25 @@ Choice per figure (see docs/benchmarks.md):
 
 - Accounts by role: exact and live on every run, a ``GROUP BY role`` answered by ``ix_users_role``
   (an index-only pass, ~2 ms at 10,000 accounts), so a role change shows at once on every replica.
-- Posts and replies totals: the collections' estimated counts (metadata, no scan), live.
+- Posts and replies totals: the collections' sizes (``p2p_store.stores.figures.collection_sizes``):
+  on the embedded server an estimated count is a whole-collection scan, so it is cached like the rest.
 - Use cases basic/detailed, posts per category, use cases per industry, activity per month, the
   forum's facet counts, the map's filter choices: whole-collection aggregations, served from
-  :data:`FIGURES`, a stale-while-revalidate cache: a value older than ``max_age`` is served as it is
-  while ONE background refresh (single-flight per key) recomputes it; pages show the time "as of".
-  :func:`invalidate` (called after any write the person makes) starts the refresh at once and the
-  next read waits for it up to ``wait_s``, so the writer's next run sees the new figures. Another
-  replica sees them at most ``max_age`` + one refresh later (60 s + the aggregation time).
+  :data:`FIGURES` (``p2p_store/stores/figures.py``: stale-while-revalidate, single-flight, refreshed
+  at once after a write; another replica lags at most 60 s + one refresh).
 
 Every MongoDB read here carries ``maxTimeMS`` (:data:`MAX_TIME_MS`). Never imports streamlit.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from p2p_store.accounts import directory
 from p2p_store.stores import mongo
+from p2p_store.stores.figures import FIGURES, Cached, collection_sizes, invalidate  # noqa: F401 - re-exported
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 MAX_TIME_MS = 20_000  # per aggregation; a refresh in the background may take its time, never forever
-MAX_AGE_S = 60.0  # a figure older than this is refreshed in the background (the replica lag bound)
-WAIT_AFTER_WRITE_S = 5.0  # how long a read after invalidate() waits for the refresh it started
-
-
-@dataclass(frozen=True, slots=True)
-class Cached:
-    """A cached figure: the value, when it was computed (UTC) and whether a refresh is under way."""
-
-    value: Any
-    as_of: datetime
-    refreshing: bool = False
-
-
-@dataclass(slots=True)
-class _Entry:
-    value: Any = None
-    computed_at: float = 0.0  # time.monotonic()
-    as_of: datetime | None = None
-    generation: int = -1
-    future: Future | None = None
-
-
-class FigureCache:
-    """Stale-while-revalidate, single-flight per key, thread-safe; process-wide (one per replica)."""
-
-    def __init__(self, *, max_age_s: float = MAX_AGE_S, wait_s: float = WAIT_AFTER_WRITE_S) -> None:
-        self.max_age_s, self.wait_s = max_age_s, wait_s
-        self._lock = threading.Lock()
-        self._entries: dict[str, _Entry] = {}
-        self._computers: dict[str, Callable[[], Any]] = {}
-        self._generation = 0
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="figures")
-
-    def _start(self, key: str, entry: _Entry, compute: Callable[[], Any]) -> Future:
-        """Start (or join) the one refresh of ``key``. Caller holds the lock."""
-        if entry.future is not None and not entry.future.done():
-            return entry.future
-        generation = self._generation
-
-        def run() -> Any:
-            value = compute()
-            with self._lock:
-                if generation >= entry.generation:
-                    entry.value, entry.generation = value, generation
-                    entry.computed_at, entry.as_of = time.monotonic(), datetime.now(UTC)
-            return value
-
-        entry.future = self._pool.submit(run)
-        return entry.future
-
-    def get(self, key: str, compute: Callable[[], T]) -> Cached:
-        """The figure under ``key``: cached when there is one (refreshed in the background when
-        stale), computed now when there is none. Errors of a first computation propagate; errors of a
-        background refresh are logged and the old value stays."""
-        with self._lock:
-            self._computers[key] = compute
-            entry = self._entries.setdefault(key, _Entry())
-            have = entry.as_of is not None
-            current = entry.generation == self._generation
-            stale = have and (not current or time.monotonic() - entry.computed_at > self.max_age_s)
-            future = self._start(key, entry, compute) if (not have or stale) else None
-        if not have:
-            future.result()  # nobody has a value yet: wait (single-flight: concurrent readers share it)
-        elif not current and future is not None:
-            try:  # the person wrote: wait a little for figures that include their write
-                future.result(timeout=self.wait_s)
-            except Exception:  # noqa: BLE001 - a timeout or a failed refresh: serve the old value
-                log.warning("figure %s: refresh after a write not done, serving the earlier value", key)
-        with self._lock:
-            refreshing = entry.future is not None and not entry.future.done()
-            return Cached(entry.value, entry.as_of, refreshing)
-
-    def invalidate(self) -> None:
-        """After a write: every figure is out of date; refreshes start now, in the background."""
-        with self._lock:
-            self._generation += 1
-            for key, entry in self._entries.items():
-                if entry.as_of is not None and key in self._computers:
-                    self._start(key, entry, self._computers[key])
-
-    def clear(self) -> None:
-        """Forget every figure (tests and benchmarks: the next read computes)."""
-        with self._lock:
-            self._generation += 1
-            self._entries.clear()
-
-
-FIGURES = FigureCache()
-
-
-def invalidate() -> None:
-    """Call after any write (role change, account change, reseed): see :class:`FigureCache`."""
-    FIGURES.invalidate()
 
 
 # ------------------------------------------------------------------ the figures
@@ -141,17 +38,16 @@ def _use_case_kinds() -> dict[str, int]:
 
 
 def headline_figures() -> dict[str, Any]:
-    """Accounts by role (exact, live), posts and replies (estimated counts, live), use cases
-    basic/detailed (cached, see the module doc); ``as_of`` is the time of the cached part."""
-    db = mongo.get_db()
+    """Accounts by role (exact, live), posts and replies (collection sizes, cached), use cases
+    basic/detailed (cached, see the module doc); ``as_of`` is the time of the oldest cached part."""
     kinds = FIGURES.get("use_case_kinds", _use_case_kinds)
+    sizes = collection_sizes()
     roles = directory.count_by_role()
     return {
         "accounts": sum(roles.values()), "accounts_by_role": roles,
-        "posts": db[mongo.FORUM_POSTS].estimated_document_count(maxTimeMS=MAX_TIME_MS),
-        "replies": db[mongo.FORUM_REPLIES].estimated_document_count(maxTimeMS=MAX_TIME_MS),
+        "posts": sizes.value[mongo.FORUM_POSTS], "replies": sizes.value[mongo.FORUM_REPLIES],
         "use_cases": sum(kinds.value.values()), "use_cases_basic": kinds.value.get("basic", 0),
-        "use_cases_detailed": kinds.value.get("detailed", 0), "as_of": kinds.as_of,
+        "use_cases_detailed": kinds.value.get("detailed", 0), "as_of": min(kinds.as_of, sizes.as_of),
     }
 
 

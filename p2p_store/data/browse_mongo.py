@@ -39,7 +39,7 @@ from p2p_store.data.filters import (
 )
 from p2p_store.data.masking import is_secret, mask_row
 from p2p_store.errors import InvalidInput, NotFound
-from p2p_store.stores import mongo
+from p2p_store.stores import figures, mongo
 
 
 def list_collections() -> list[str]:
@@ -67,7 +67,7 @@ def _mongo_indexes(db: Any, name: str) -> tuple[IndexInfo, ...]:
 
 
 def _mongo_source(db: Any, name: str) -> Source:
-    count = int(db[name].estimated_document_count(maxTimeMS=MONGO_MAX_TIME_MS))
+    count = figures.collection_size(name)  # cached: an estimated count is a scan on the embedded server
     with _samples_lock:  # a sample of a collection that has changed size since (a reseed) is dropped
         cached = _samples.get(name)
         if cached is not None and abs(cached.count - count) > max(cached.count, count) // 10:
@@ -173,7 +173,7 @@ def _sample(name: str) -> _Sample:
     if cached is not None and now - cached.taken_at < SAMPLE_TTL_S:
         return cached
     coll = mongo.get_db()[name]
-    count = coll.estimated_document_count(maxTimeMS=MONGO_MAX_TIME_MS)
+    count = figures.collection_size(name)
     docs = list(coll.aggregate([{"$sample": {"size": SAMPLE_SIZE}}], maxTimeMS=MONGO_MAX_TIME_MS))
     sample = _Sample(now, int(count), docs)
     with _samples_lock:

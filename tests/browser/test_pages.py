@@ -31,6 +31,12 @@ def _point_pixels(png: bytes) -> int:
     return int(np.logical_or.reduce(near).sum())
 
 
+def _outline_pixels(png: bytes) -> int:
+    """Pixels of Saudi Arabia's sand fill: the outline the browser loads from app/static (#17)."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB").resize((400, 300)), dtype=int)
+    return int((np.abs(pixels - np.array((240, 228, 200))).sum(axis=2) < 30).sum())
+
+
 def _deck_png(page) -> bytes:
     """A screenshot of the map once its deck has settled (software WebGL: then poll until the points'
     pixels show, the frame may still be on its way to the screen)."""
@@ -65,6 +71,7 @@ def test_map_draws_points_then_filter_and_click(page, app_url):
     png = _deck_png(page)
     check_page(page, "20-map")
     assert _point_pixels(png) > 20, "the map's canvas has none of the points' colours"
+    assert _outline_pixels(png) > 5_000, "Saudi Arabia's outline (loaded from app/static) is not drawn"
     pick(page, "Industry", "Plastics & Polymers")
     png = _deck_png(page)
     assert _point_pixels(png) > 5

@@ -8,8 +8,9 @@ started the README way against one data dir brought up by ``python -m p2p_store 
 - a role change made in replica A shows in replica B on its next run (the Overview's accounts by
   role are counted live: lag 0; cached lists such as the Users page lag at most their ttl, 30 s;
   the figure cache at most 60 s + one refresh — see p2p_store/community/stats.py);
-- (not here yet: a reseed started in A refused in B — the browser version of that step did not
-  finish within its time on a machine at load 30; the lock is PostgreSQL's advisory lock, #17);
+- a reseed started in A is refused in B while it runs (the lock is PostgreSQL's advisory lock, in the
+  store, not the process); A's reseed waits on a pause file (``P2P_SEED_PAUSE``, set for A only) while
+  B tries, so the overlap does not depend on how fast the machine is;
 - the Health page of each replica reports the same store state.
 """
 
@@ -72,19 +73,22 @@ def replicas(browser):
     assert env["DATABASE_URL"] and env["MONGODB_URL"]
     env.pop("P2P_DATA_DIR")  # the replicas know only the URLs, like two containers behind a balancer
     procs, urls = [], []
+    pause = Path(data_dir) / "reseed-pause"  # replica A's reseeds wait while this file exists
     for name in ("a", "b"):
         port = _free_port()
+        replica_env = {**env, "P2P_SEED_PAUSE": str(pause)} if name == "a" else env
         log = open(Path(data_dir) / f"streamlit-{name}.log", "wb")  # noqa: SIM115 - closed at teardown
         procs.append((subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.fileWatcherType", "none", "--server.port",
-             str(port), "--browser.gatherUsageStats", "false"], cwd=REPO_ROOT, env=env, stdout=log,
+             str(port), "--browser.gatherUsageStats", "false"], cwd=REPO_ROOT, env=replica_env, stdout=log,
             stderr=subprocess.STDOUT), log))
         urls.append(f"http://127.0.0.1:{port}")
     try:
         for url in urls:
             _wait_health(url)
-        yield {"urls": urls, "env": env, "browser": browser, "pids": [proc.pid for proc, _ in procs]}
+        yield {"urls": urls, "env": env, "browser": browser, "pids": [proc.pid for proc, _ in procs],
+               "pause": pause}
     finally:
         for proc, log in procs:
             proc.terminate()
@@ -157,6 +161,50 @@ def test_a_role_change_in_one_replica_shows_in_the_other_on_its_next_run(replica
             go(b, "Overview")
             assert _admin_count(b) == admins
     finally:
+        a.context.close()
+        b.context.close()
+
+
+def _seed_lock_held(env: dict[str, str]) -> bool:
+    import psycopg
+
+    from p2p_store.stores.generation import LOCK_KEY
+
+    url = env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        return conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted",
+                            (LOCK_KEY,)).fetchone()[0] > 0
+
+
+def _start_reseed(page) -> None:
+    go(page, "Data admin")
+    page.get_by_role("button", name="Reseed…").click()
+    page.get_by_role("button", name="Replace the data").click()
+
+
+def test_a_reseed_started_in_one_replica_is_refused_in_the_other_while_it_runs(replicas):
+    a, b = _page(replicas, 0), _page(replicas, 1)
+    pause = replicas["pause"]
+    try:
+        pause.touch()
+        _start_reseed(a)
+        deadline = time.monotonic() + 120
+        while not _seed_lock_held(replicas["env"]):  # A's reseed has the lock and waits on the file
+            assert time.monotonic() < deadline, "replica A's reseed never took the lock"
+            time.sleep(0.2)
+        _start_reseed(b)
+        b.get_by_text("Another reseed or reset is running").first.wait_for()
+        b.get_by_text("Reseed did not run").first.wait_for()
+        assert _seed_lock_held(replicas["env"])  # B's refusal did not take or release A's lock
+        pause.unlink()
+        a.get_by_text("Reseeded", exact=False).first.wait_for()
+        assert not a.get_by_text("Another reseed or reset is running").count()
+        deadline = time.monotonic() + 30
+        while _seed_lock_held(replicas["env"]):  # released when A's reseed ends
+            assert time.monotonic() < deadline, "the seeding lock outlived replica A's reseed"
+            time.sleep(0.2)
+    finally:
+        pause.unlink(missing_ok=True)
         a.context.close()
         b.context.close()
 

@@ -3,8 +3,9 @@
 Seeds at each scale in turn on a throw-away embedded data dir (or DATABASE_URL / MONGODB_URL when set) and
 prints one JSON object:
 - reseed time and rows-or-documents per second per store, beside the raw floor measured on the same
-  servers in the same run (a bare COPY and bare ``insert_many`` of the same rows, no validators or
-  indexes) and the ratio floor/ours;
+  servers in the same run (a bare COPY of the same rows; the same documents ``insert_many``-ed into
+  collections with the same validators, then the same indexes built) and the ratio floor/ours, for the
+  whole MongoDB time and for the staging load alone (the rest is the swap);
 - every page's script run in AppTest, cold (Streamlit's caches cleared; the figure cache as its
   background refresh keeps it), warm (rerun), median of several runs, and the process's very first
   run (every cache empty), beside the raw store query that page depends on;
@@ -52,48 +53,33 @@ def _median_ms(fn, runs: int) -> float | None:
 
 
 def bench_reseed(scale: int, random_seed: int) -> dict:
-    from sqlalchemy import text
+    """One reseed beside the floor: the same rows COPYed into a table like ``users`` (its indexes too),
+    the same documents ``insert_many``-ed into collections with the same validators, then the same
+    indexes built (``bench_reseed.floor``, the one definition of the floor)."""
+    from bench_reseed import floor  # tests/perf/ is this script's directory
 
-    from p2p_store.stores import mongo, pg
     from seed import loader
-    from seed.dataset import full_dataset
 
     result = loader.reseed(scale=scale, random_seed=random_seed)
-    data = full_dataset(scale, random_seed)
-    # Raw floor: the same rows, bare, on the same servers.
-    with pg.get_engine().begin() as conn:
-        conn.execute(text("CREATE TEMP TABLE floor_users (LIKE users INCLUDING DEFAULTS) ON COMMIT DROP"))
-        raw = conn.connection.driver_connection
-        start = time.perf_counter()
-        with raw.cursor() as cur, cur.copy(f"COPY floor_users ({', '.join(loader.USER_COLUMNS)}) FROM STDIN") as cp:
-            for row in data.users:
-                cp.write_row([row[c] for c in loader.USER_COLUMNS])
-        pg_floor = time.perf_counter() - start
-    db = mongo.get_db()
-    docs = [dict(d) for _, attr in loader.MONGO_PLAN for d in getattr(data, attr)]
-    db.drop_collection("bench_floor")
-    start = time.perf_counter()
-    for i in range(0, len(docs), loader.MONGO_BATCH):
-        db["bench_floor"].insert_many(docs[i:i + loader.MONGO_BATCH], ordered=False)
-    mongo_floor = time.perf_counter() - start
-    db.drop_collection("bench_floor")
+    bare = floor(scale, random_seed)
+    pg_floor, mongo_floor = bare["postgresql_copy_s"], bare["mongodb_insert_and_index_s"]
     ours_pg, ours_mongo = result["postgresql"]["seconds"], result["mongodb"]["seconds"]
+    rows, docs, stage = result["postgresql"]["rows"], result["mongodb"]["documents"], result["mongodb"]["stage_seconds"]
     return {
         "counts": result["counts"], "total_s": result["duration_s"], "prepare_s": result["prepare_s"],
         "stores_s": round(result["duration_s"] - result["prepare_s"], 3),  # beside prepare_s (#19.4)
-        "postgresql": {"rows": len(data.users), "seconds": ours_pg, "rows_per_s": result["postgresql"]["rows_per_s"],
-                       "floor_seconds": round(pg_floor, 3),
-                       "floor_rows_per_s": round(len(data.users) / pg_floor) if pg_floor else None,
+        "postgresql": {"rows": rows, "seconds": ours_pg, "rows_per_s": result["postgresql"]["rows_per_s"],
+                       "floor_seconds": pg_floor,
+                       "floor_rows_per_s": round(rows / pg_floor) if pg_floor else None,
                        "ratio_of_floor": round(pg_floor / ours_pg, 2) if ours_pg else None},
-        "mongodb": {"documents": len(docs), "seconds": ours_mongo,
+        "mongodb": {"documents": docs, "seconds": ours_mongo,
                     "documents_per_s": result["mongodb"]["documents_per_s"],
-                    "stage_seconds": result["mongodb"]["stage_seconds"],  # insert + index the staging set
+                    "stage_seconds": stage,  # insert + index the staging set
                     "rename_seconds": result["mongodb"]["rename_seconds"],  # the swap into place
-                    "floor_seconds": round(mongo_floor, 3),
-                    "floor_documents_per_s": round(len(docs) / mongo_floor) if mongo_floor else None,
+                    "floor_seconds": mongo_floor,
+                    "floor_documents_per_s": round(docs / mongo_floor) if mongo_floor else None,
                     "ratio_of_floor": round(mongo_floor / ours_mongo, 2) if ours_mongo else None,
-                    "stage_ratio_of_floor": round(mongo_floor / result["mongodb"]["stage_seconds"], 2)
-                    if result["mongodb"]["stage_seconds"] else None},
+                    "stage_ratio_of_floor": round(mongo_floor / stage, 2) if stage else None},
     }
 
 

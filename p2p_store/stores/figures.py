@@ -1,0 +1,142 @@
+"""The figure cache (issue #17): figures that need a whole-collection pass, served stale-while-revalidate.
+
+A value older than ``max_age`` is served as it is while ONE background refresh (single-flight per
+key) recomputes it; callers show the time "as of". :func:`invalidate` (called after any write the
+person makes, and after a reseed in this process) starts every refresh at once and the next read
+waits for it up to ``wait_s``, so the writer's next run sees the new figures. Another replica sees
+them at most ``max_age`` + one refresh later (60 s + the computation). See docs/architecture.md.
+
+It lives with the stores because collection sizes are figures too: on the embedded
+MongoDB-protocol server ``estimatedDocumentCount`` is not metadata but a scan of the whole
+collection under the server's lock (measured: 0.3 s for 50,000 replies), so no page run may call
+it; :func:`collection_sizes` is the one place that does. Never imports streamlit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from p2p_store.stores import mongo
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_AGE_S = 60.0  # a figure older than this is refreshed in the background (the replica lag bound)
+WAIT_AFTER_WRITE_S = 5.0  # how long a read after invalidate() waits for the refresh it started
+SIZE_MAX_TIME_MS = 20_000  # per count; a refresh in the background may take its time, never forever
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """A cached figure: the value, when it was computed (UTC) and whether a refresh is under way."""
+
+    value: Any
+    as_of: datetime
+    refreshing: bool = False
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: Any = None
+    computed_at: float = 0.0  # time.monotonic()
+    as_of: datetime | None = None
+    generation: int = -1
+    future: Future | None = None
+
+
+class FigureCache:
+    """Stale-while-revalidate, single-flight per key, thread-safe; process-wide (one per replica)."""
+
+    def __init__(self, *, max_age_s: float = MAX_AGE_S, wait_s: float = WAIT_AFTER_WRITE_S) -> None:
+        self.max_age_s, self.wait_s = max_age_s, wait_s
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self._computers: dict[str, Callable[[], Any]] = {}
+        self._generation = 0
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="figures")
+
+    def _start(self, key: str, entry: _Entry, compute: Callable[[], Any]) -> Future:
+        """Start (or join) the one refresh of ``key``. Caller holds the lock."""
+        if entry.future is not None and not entry.future.done():
+            return entry.future
+        generation = self._generation
+
+        def run() -> Any:
+            value = compute()
+            with self._lock:
+                if generation >= entry.generation:
+                    entry.value, entry.generation = value, generation
+                    entry.computed_at, entry.as_of = time.monotonic(), datetime.now(UTC)
+            return value
+
+        entry.future = self._pool.submit(run)
+        return entry.future
+
+    def get(self, key: str, compute: Callable[[], T]) -> Cached:
+        """The figure under ``key``: cached when there is one (refreshed in the background when
+        stale), computed now when there is none. Errors of a first computation propagate; errors of a
+        background refresh are logged and the old value stays."""
+        with self._lock:
+            self._computers[key] = compute
+            entry = self._entries.setdefault(key, _Entry())
+            have = entry.as_of is not None
+            current = entry.generation == self._generation
+            stale = have and (not current or time.monotonic() - entry.computed_at > self.max_age_s)
+            future = self._start(key, entry, compute) if (not have or stale) else None
+        if not have:
+            future.result()  # nobody has a value yet: wait (single-flight: concurrent readers share it)
+        elif not current and future is not None:
+            try:  # the person wrote: wait a little for figures that include their write
+                future.result(timeout=self.wait_s)
+            except Exception:  # noqa: BLE001 - a timeout or a failed refresh: serve the old value
+                log.warning("figure %s: refresh after a write not done, serving the earlier value", key)
+        with self._lock:
+            refreshing = entry.future is not None and not entry.future.done()
+            return Cached(entry.value, entry.as_of, refreshing)
+
+    def invalidate(self) -> None:
+        """After a write: every figure is out of date; refreshes start now, in the background."""
+        with self._lock:
+            self._generation += 1
+            for key, entry in self._entries.items():
+                if entry.as_of is not None and key in self._computers:
+                    self._start(key, entry, self._computers[key])
+
+    def clear(self) -> None:
+        """Forget every figure (tests and benchmarks: the next read computes)."""
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+
+FIGURES = FigureCache()
+
+
+def invalidate() -> None:
+    """Call after any write (role change, account change, reseed): see :class:`FigureCache`."""
+    FIGURES.invalidate()
+
+
+def _sizes() -> dict[str, int]:
+    db = mongo.get_db()
+    return {name: int(db[name].estimated_document_count(maxTimeMS=SIZE_MAX_TIME_MS))
+            for name in mongo.COLLECTION_NAMES}
+
+
+def collection_sizes() -> Cached:
+    """Documents per application collection (``{name: count}``), from the figure cache."""
+    return FIGURES.get("collection_sizes", _sizes)
+
+
+def collection_size(name: str) -> int:
+    """One application collection's size from the figure cache; any other collection counted now."""
+    sizes = collection_sizes().value
+    if name in sizes:
+        return sizes[name]
+    return int(mongo.get_db()[name].estimated_document_count(maxTimeMS=SIZE_MAX_TIME_MS))
