@@ -11,7 +11,7 @@ import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-from p2p_store.stores import mongo
+from p2p_store.stores import figures, mongo
 from seed.dataset import doc_id
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -290,6 +290,7 @@ def test_cases_without_usable_coordinates_are_left_off_and_counted(demo_map):
                       {**base, "_id": "test-swapped", "slug": "test-swapped",
                        "location": {"type": "Point", "coordinates": [24.7136, 46.6753]}}])
     st.cache_data.clear()
+    figures.invalidate()  # written behind the app's back: the unfiltered view is a cached figure (#17)
     try:
         at = open_map()
         assert len(points(at)) == 17
@@ -307,6 +308,7 @@ def test_cases_without_usable_coordinates_are_left_off_and_counted(demo_map):
     finally:
         coll.delete_many({"_id": {"$in": ["test-no-location", "test-swapped"]}})
         st.cache_data.clear()
+        figures.invalidate()
 
 
 # ------------------------------------------------------------------ made for demos (#17)

@@ -185,6 +185,22 @@ def bench_pages(runs: int) -> dict:
     return out
 
 
+def bench_harness(runs: int) -> float:
+    """The AppTest harness's own cost of a cold run (a new AppTest of a two-line script): part of every
+    page's cold figure at every scale, not the page's work; printed beside the pages."""
+    from streamlit.testing.v1 import AppTest
+
+    script = Path(tempfile.mkdtemp(prefix="p2p-bench-harness-")) / "empty_page.py"
+    script.write_text('import streamlit as st\nst.write("x")\n')
+    times = []
+    for _ in range(max(runs, 3)):
+        at = AppTest.from_file(str(script), default_timeout=60)
+        start = time.perf_counter()
+        at.run()
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 1)
+
+
 # The raw store query behind each page (a key of _raw_queries), printed beside it.
 RAW_FOR_PAGE = {"overview": "overview_aggregations_ms", "users": "accounts_page_sql_ms",
                 "forum_list": "forum_list_find_ms", "forum_thread": "thread_replies_find_ms",
@@ -230,7 +246,8 @@ def _scale_run(scale: int, args, settings) -> dict:
     size = sum(db[name].estimated_document_count() for name in (mongo.FORUM_POSTS, mongo.FORUM_REPLIES,
                                                                   mongo.USE_CASES, mongo.PROFILES))
     return {"scale": scale, "documents": size, "reseed": reseed, "raw_queries": _raw_queries(),
-            "pages": bench_pages(args.runs), "health": bench_health(settings),
+            "pages": bench_pages(args.runs), "apptest_harness_cold_ms": bench_harness(args.runs),
+            "health": bench_health(settings),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
@@ -256,7 +273,8 @@ def growth(small: dict, large: dict) -> dict:
 def print_table(runs: list[dict], growths: dict) -> None:
     for run in runs:
         print(f"\nscale {run['scale']} ({run['documents']:,} documents; reseed {run['reseed']['total_s']} s; "
-              f"peak RSS {run['peak_rss_mb']} MB)")
+              f"peak RSS {run['peak_rss_mb']} MB; AppTest's own cold run of an empty page "
+              f"{run.get('apptest_harness_cold_ms')} ms)")
         print(f"  {'page':<14}{'cold ms':>10}{'warm ms':>10}{'1st ms':>10}   raw store query behind it")
         for page, r in run["pages"].items():
             raw_key = RAW_FOR_PAGE.get(page)
