@@ -35,6 +35,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
+from tests.browser.helpers import pick  # noqa: E402 - the suite's combobox helper, after the path is set
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--enable-unsafe-swiftshader"]
@@ -89,7 +90,7 @@ def drawn(page, palette, before: bytes | None = None) -> bytes:
         page.wait_for_timeout(50)
 
 
-def walk(browser, url: str, palette, person: int) -> dict[str, float]:
+def walk(browser, url: str, palette, person: tuple[str, str]) -> dict[str, float]:
     """One session's walk; seconds per step."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -137,30 +138,37 @@ def walk(browser, url: str, palette, person: int) -> dict[str, float]:
         thread = page.get_by_role("button", name="My experience implementing predictive maintenance")
         timed("forum_thread_open", lambda: thread.click(),
               lambda: page.get_by_role("button", name="Back to the list").wait_for())
-        nav.get_by_text("Users & roles", exact=True).click()
+        # A person's page (#15): each session works on its own person (no version conflicts between them).
+        person_id, role = person
+        page.goto(f"{url}/users?person={person_id}", timeout=STEP_TIMEOUT_MS)
+        page.get_by_role("button", name="Save role").wait_for()
         settle(page)
-        page.get_by_role("heading", name="Change a role").wait_for()
-
-        def choose(label: str, nth: int | None = None, name: str | None = None) -> None:
-            page.get_by_role("combobox", name=label, exact=True).filter(visible=True).first.click()
-            options = page.get_by_role("option")
-            (options.get_by_text(name, exact=True) if name else options.nth(nth)).first.click()
-            settle(page)
-
-        # Each session works on its own person (no version conflicts between sessions).
-        choose("Person", nth=person)
-        current = re.search(r"Current role: (\w+)", page.inner_text("body")).group(1)
-        choose("New role", name="user" if current != "user" else "member")
+        new_role = "user" if role != "user" else "member"
+        pick(page, "New role", new_role)
         timed("role_save_to_toast", lambda: page.get_by_role("button", name="Save role").click(),
-              lambda: page.locator('[data-testid="stToast"]').first.wait_for())
-        page.get_by_role("tab", name="Deactivate / reactivate").click()
-        choose("Account", nth=person)
-        toggle = page.get_by_role("button", name=re.compile(r"^(Deactivate|Reactivate) "))
+              lambda: page.locator('[data-testid="stToast"]').filter(has_text="→ " + new_role).first.wait_for())
+        toggle = page.get_by_role("button", name=re.compile(r"(Deactivate|Reactivate) "))
         timed("deactivate", lambda: toggle.click(),
               lambda: page.locator('[data-testid="stToast"]').filter(has_text=re.compile("is now")).first.wait_for())
     finally:
         context.close()
     return times
+
+
+def _people(env: dict[str, str], n: int) -> list[tuple[str, str]]:
+    """``n`` active non-admin people (id, role), one per walk, from the seeded PostgreSQL."""
+    import shlex
+
+    import psycopg
+
+    out = subprocess.run([sys.executable, "-m", "p2p_store", "env"], cwd=REPO_ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    urls = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line)
+    with psycopg.connect(shlex.split(urls["DATABASE_URL"])[0], connect_timeout=5) as conn:
+        rows = conn.execute("SELECT id::text, role FROM users WHERE role <> 'admin' AND is_active "
+                            "ORDER BY email LIMIT %s", (n,)).fetchall()
+    assert len(rows) == n, f"only {len(rows)} people to work on; seed a larger scale"
+    return [(r[0], r[1]) for r in rows]
 
 
 def sample_memory(pid: int, stop: threading.Event, peak: dict) -> None:
@@ -193,6 +201,7 @@ def main() -> int:
     subprocess.run([py, "-m", "p2p_store", "up"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
     subprocess.run([py, "-m", "seed", "--scale", str(args.scale)], cwd=REPO_ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
+    persons = _people(env, args.sessions + 2)
     port = _free_port()
     log = open(Path(data_dir) / "streamlit.log", "wb")  # noqa: SIM115 - closed after the app stops
     app = subprocess.Popen([py, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -214,8 +223,8 @@ def main() -> int:
         palette = _palette()
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-            walk(browser, url, palette, 5)  # warm-up: the process's first visit of every page
-            one = walk(browser, url, palette, 5)
+            walk(browser, url, palette, persons[0])  # warm-up: the process's first visit of every page
+            one = walk(browser, url, palette, persons[1])
             result["one_session_s"] = one
             browser.close()
         many: list[dict] = []
@@ -227,7 +236,7 @@ def main() -> int:
                 with sync_playwright() as p:
                     b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
                     try:
-                        many.append(walk(b, url, palette, 6 + i))
+                        many.append(walk(b, url, palette, persons[2 + i]))
                     finally:
                         b.close()
             except Exception as exc:  # noqa: BLE001 - counted and printed
