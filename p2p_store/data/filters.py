@@ -287,8 +287,9 @@ def _display(value: Any) -> str:
 
 
 def order_sort_names(fields: Mapping[str, FieldInfo]) -> list[str]:
-    """The sortable fields, a date index first where there is one."""
+    """The sortable fields, a date index first where there is one, else the email (people); `_id` is
+    not first when another index exists: the embedded server sorts by `_id` with a scan (#17)."""
     names = [f.name for f in fields.values() if f.sortable]
-    preferred = [n for n in ("created_at", "at", "last_failure_at", "updated_at") if n in names]
+    preferred = [n for n in ("created_at", "at", "last_failure_at", "updated_at", "email") if n in names]
     first = preferred[0] if preferred else None
     return ([first] if first else []) + [n for n in names if n != first]
