@@ -9,7 +9,6 @@ import shlex
 import sys
 import time
 
-from p2p_store import health
 from p2p_store.errors import one_line_error
 from p2p_store.settings import SettingsError, get_settings, mask_url
 from p2p_store.stores import local, ready
@@ -51,6 +50,8 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 
 def _cmd_health(args: argparse.Namespace) -> int:
+    from p2p_store import health  # only here: `up` does not pay for importing the health report (#19.5)
+
     report = health.build_report()
     if args.json:
         print(json.dumps(report, indent=2, default=str))
