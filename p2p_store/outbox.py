@@ -9,9 +9,12 @@ at the app's start (the MongoDB ready path), on a background timer started once 
 (:func:`start_background`), and by ``python -m p2p_store sync``.
 
 Guarantees:
-- in order: a projector takes the oldest pending event first;
-- once: each event is taken ``FOR UPDATE SKIP LOCKED`` and marked applied in the same transaction,
-  so two projectors at once never take the same event;
+- in order: a projector takes the oldest pending event first, and never skips ahead: it takes it
+  ``FOR UPDATE NOWAIT``, and when another projector holds it, this one ends its pass (the other
+  applies it and those after it; ``SKIP LOCKED`` let a projector apply a later event while the
+  oldest was still being applied — seen in CI as events applied out of order);
+- once: each event is locked and marked applied in the same transaction, so two projectors at once
+  never take the same event;
 - idempotent and never backwards: every profile write is guarded by ``pg_version`` (the account's
   version the event carries); an older event never overwrites a newer projection.
 """
@@ -28,6 +31,7 @@ from typing import Any
 import pymongo.errors
 from pymongo import WriteConcern
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from p2p_store.audit import MONGO_FIELDS
 from p2p_store.stores import mongo, pg
@@ -75,23 +79,40 @@ def project(event: Event) -> str:
     return "profile updated" if res.matched_count else "newer profile kept or no profile"
 
 
+class _Busy(Exception):
+    """The oldest pending event is being applied by another projector."""
+
+
+def _lock_not_available(exc: OperationalError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) == "55P03"  # lock_not_available (NOWAIT)
+
+
 def apply_pending(*, object_id: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
     """Apply pending events oldest first, one transaction each; stops at the first MongoDB failure
-    (raised). ``object_id`` limits the pass to one object's events. Returns what was applied."""
+    (raised), and when another projector is applying the oldest one (see the module doc).
+    ``object_id`` limits the pass to one object's events. Returns what was applied."""
     applied: list[dict[str, Any]] = []
     while len(applied) < limit:
-        with pg.new_session() as session, session.begin():
-            stmt = select(Event).where(Event.mongo_outcome == "pending")
-            if object_id is not None:
-                stmt = stmt.where(Event.object_id == object_id)
-            event = session.scalar(stmt.order_by(Event.id).limit(1).with_for_update(skip_locked=True))
-            if event is None:
-                break
-            what = project(event)
-            event.mongo_outcome = "applied"
-            event.applied_at = func.now()
-            applied.append({"id": event.id, "action": event.action, "object_id": event.object_id,
-                            "object_email": event.object_email, "result": what})
+        try:
+            with pg.new_session() as session, session.begin():
+                stmt = select(Event).where(Event.mongo_outcome == "pending")
+                if object_id is not None:
+                    stmt = stmt.where(Event.object_id == object_id)
+                try:
+                    event = session.scalar(stmt.order_by(Event.id).limit(1).with_for_update(nowait=True))
+                except OperationalError as exc:
+                    if _lock_not_available(exc):
+                        raise _Busy from exc
+                    raise
+                if event is None:
+                    break
+                what = project(event)
+                event.mongo_outcome = "applied"
+                event.applied_at = func.now()
+                applied.append({"id": event.id, "action": event.action, "object_id": event.object_id,
+                                "object_email": event.object_email, "result": what})
+        except _Busy:
+            break  # the other projector applies it, and the ones after it, in order
     return applied
 
 

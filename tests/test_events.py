@@ -319,6 +319,28 @@ def test_two_projectors_at_once_apply_each_event_once(demo, settings):
     assert consistency.drift_counts() == {"role_drift": 0, "orphans": 0}
 
 
+def test_a_projector_never_skips_ahead_of_the_event_another_is_applying(demo, settings):
+    """While one projector holds the oldest pending event (its MongoDB write under way), another —
+    the timer, or a service's apply-after-commit — must not apply a later one first: it ends its
+    pass, and the events are applied oldest first once the first is free (seen in CI with SKIP
+    LOCKED: a later event applied before the oldest)."""
+    if settings.mongodb_url:
+        pytest.skip("needs the embedded MongoDB-protocol server (MONGODB_URL is set) to stop it")
+    ids = _pending_role_changes(settings, 3)
+    with pg.new_session() as other, other.begin():
+        other.execute(select(Event).where(Event.id == ids[0]).with_for_update())  # "another projector"
+        assert outbox.apply_pending() == []
+        assert outbox.apply_pending(object_id=SARA) == []
+        assert outbox.apply_after_commit(ids[2], SARA) == "pending"
+        assert outbox.pending_summary()["count"] == 3
+    done = outbox.apply_pending()
+    assert [d["id"] for d in done] == ids
+    with pg.new_session() as session:
+        applied_at = [session.get(Event, i).applied_at for i in ids]
+    assert applied_at == sorted(applied_at)
+    assert _pg_user(SARA).role == _profile(SARA)["role"] and _profile(SARA)["pg_version"] == _version_pg(SARA)
+
+
 def test_an_old_event_never_overwrites_a_newer_profile(demo, settings):
     if settings.mongodb_url:
         pytest.skip("needs the embedded MongoDB-protocol server (MONGODB_URL is set) to stop it")
