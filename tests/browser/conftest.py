@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.app_process import CHROMIUM_ARGS, REPO_ROOT, start_app, stop_app, wait_health
+
 ARTIFACTS = Path(os.environ.get("P2P_ARTIFACTS_DIR", REPO_ROOT / "artifacts")) / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--enable-unsafe-swiftshader"]
 APP_START_TIMEOUT_S = 120  # first start: embedded servers + migrations + demo data
 
 
@@ -30,12 +25,6 @@ def _chromium() -> str | None:
         if candidate and Path(candidate).exists():
             return candidate
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -56,30 +45,15 @@ def app_url(chromium_path):
     env = {**os.environ, "P2P_DATA_DIR": data_dir}
     for var in ("DATABASE_URL", "MONGODB_URL", "P2P_ENV"):  # the newcomer's path: the embedded default
         env.pop(var, None)
-    port = _free_port()
-    log = open(Path(data_dir) / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.fileWatcherType", "none",  # tests never edit the source
-                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
-    yield {"url": url, "data_dir": data_dir, "env": env, "process": proc}
-    proc.terminate()
+    log = open(Path(data_dir) / "streamlit.log", "wb")  # noqa: SIM115 - closed at teardown
+    proc, url = start_app(env, log=log)
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        wait_health(url, proc, deadline_s=60)
+    except RuntimeError:
+        stop_app(proc)
+        raise
+    yield {"url": url, "data_dir": data_dir, "env": env, "process": proc}
+    stop_app(proc)
     subprocess.run([sys.executable, "-m", "p2p_store", "down"], cwd=REPO_ROOT, env=env, timeout=60,
                    capture_output=True)
     log.close()

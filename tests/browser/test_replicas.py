@@ -24,13 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from p2p_store.vocabulary import user_id_for
-from tests.browser.conftest import _free_port
+from tests.app_process import start_app, stop_app, wait_health
 from tests.browser.helpers import go, open_app, pick, sign_in_demo, wait_idle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,18 +42,6 @@ def _run(args: list[str], env: dict[str, str], timeout: int = 300) -> str:
                           timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
-
-
-def _wait_health(url: str, deadline_s: float = 90) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer /_stcore/health within {deadline_s} s")
 
 
 @pytest.fixture(scope="module")
@@ -75,27 +62,19 @@ def replicas(browser):
     procs, urls = [], []
     pause = Path(data_dir) / "reseed-pause"  # replica A's reseeds wait while this file exists
     for name in ("a", "b"):
-        port = _free_port()
         replica_env = {**env, "P2P_SEED_PAUSE": str(pause)} if name == "a" else env
         log = open(Path(data_dir) / f"streamlit-{name}.log", "wb")  # noqa: SIM115 - closed at teardown
-        procs.append((subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.fileWatcherType", "none", "--server.port",
-             str(port), "--browser.gatherUsageStats", "false"], cwd=REPO_ROOT, env=replica_env, stdout=log,
-            stderr=subprocess.STDOUT), log))
-        urls.append(f"http://127.0.0.1:{port}")
+        proc, url = start_app(replica_env, log=log)
+        procs.append((proc, log))
+        urls.append(url)
     try:
-        for url in urls:
-            _wait_health(url)
+        for (proc, _), url in zip(procs, urls, strict=True):
+            wait_health(url, proc)
         yield {"urls": urls, "env": env, "browser": browser, "pids": [proc.pid for proc, _ in procs],
                "pause": pause}
     finally:
         for proc, log in procs:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_app(proc)
             log.close()
         subprocess.run([sys.executable, "-m", "p2p_store", "down"], check=False, cwd=REPO_ROOT, env=base, timeout=60,
                        capture_output=True)

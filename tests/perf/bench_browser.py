@@ -23,32 +23,22 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
+from tests.app_process import CHROMIUM_ARGS, start_app, stop_app, wait_health  # noqa: E402 - after the path
 from tests.browser.helpers import pick  # noqa: E402 - the suite's combobox helper, after the path is set
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--enable-unsafe-swiftshader"]
 STEPS = ("map_first_visit", "map_layer_switch", "map_filter", "map_open_case", "forum_thread_open",
          "role_save_to_toast", "deactivate")
 STEP_TIMEOUT_MS = 120_000
 _STATE_JS = "() => document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state')"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _palette() -> list[tuple[int, int, int]]:
@@ -202,22 +192,12 @@ def main() -> int:
     subprocess.run([py, "-m", "seed", "--scale", str(args.scale)], cwd=REPO_ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     persons = _people(env, args.sessions + 2)
-    port = _free_port()
     log = open(Path(data_dir) / "streamlit.log", "wb")  # noqa: SIM115 - closed after the app stops
-    app = subprocess.Popen([py, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.fileWatcherType", "none", "--server.port",
-                            str(port), "--browser.gatherUsageStats", "false"], cwd=REPO_ROOT, env=env,
-                           stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    app, url = start_app(env, log=log)
     stop, peak = threading.Event(), {}
     result: dict = {"scale": args.scale, "sessions": args.sessions, "load_average_before": os.getloadavg()}
     try:
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
+        wait_health(url, app, deadline_s=120)
         sampler = threading.Thread(target=sample_memory, args=(app.pid, stop, peak), daemon=True)
         sampler.start()
         palette = _palette()
@@ -258,11 +238,7 @@ def main() -> int:
     finally:
         stop.set()
         result["app_peak_rss_mb"] = peak.get("rss_mb")
-        app.terminate()
-        try:
-            app.wait(10)
-        except subprocess.TimeoutExpired:
-            app.kill()
+        stop_app(app)
         log.close()
         subprocess.run([py, "-m", "p2p_store", "down"], check=False, cwd=REPO_ROOT, env=env, capture_output=True)
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -11,14 +11,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.perf.bench_browser import CHROMIUM_ARGS, _free_port, _palette, drawn, settle
+from tests.app_process import CHROMIUM_ARGS, start_app, stop_app, wait_health  # noqa: E402 - after the path
+from tests.perf.bench_browser import _palette, drawn, settle  # noqa: E402
 
 
 def shoot(browser, url: str, out: Path, width: int, height: int, palette) -> None:
@@ -74,30 +73,16 @@ def main() -> int:
     subprocess.run([py, "-m", "p2p_store", "up"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
     subprocess.run([py, "-m", "seed", "--scale", str(args.scale)], cwd=REPO_ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    port = _free_port()
-    app = subprocess.Popen([py, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.fileWatcherType", "none", "--server.port",
-                            str(port), "--browser.gatherUsageStats", "false"], cwd=REPO_ROOT, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    app, url = start_app(env)
     try:
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
+        wait_health(url, app, deadline_s=120)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
             for width, height in ((1400, 1000), (400, 800)):
                 shoot(browser, url, args.out, width, height, _palette())
             browser.close()
     finally:
-        app.terminate()
-        try:
-            app.wait(10)
-        except subprocess.TimeoutExpired:
-            app.kill()
+        stop_app(app)
         subprocess.run([py, "-m", "p2p_store", "down"], check=False, cwd=REPO_ROOT, env=env, capture_output=True)
         shutil.rmtree(data_dir, ignore_errors=True)
     print("\n".join(sorted(str(p) for p in args.out.glob("map-*.png"))))
