@@ -37,10 +37,6 @@ def load_export(search, role, industry, active, sort, descending) -> bytes:
     return pd.DataFrame(rows).to_csv(index=False).encode("utf-8")
 
 
-def load_drift():
-    return consistency.cached_drift_report()  # a whole pass over both stores: the figure cache (#17)
-
-
 @st.cache_data(ttl=30, max_entries=32, show_spinner=False)
 def load_audit(person, admin):
     return directory.list_role_changes(person=person, admin=admin)
@@ -169,7 +165,7 @@ if me.is_admin:
 # ------------------------------------------------------------------ drift
 st.divider()
 st.subheader("Role drift between the stores")
-cached_drift = shell.call(load_drift)
+cached_drift = shell.call(consistency.cached_drift_report)  # a pass over both stores: the figure cache (#17)
 drift = None if cached_drift is None else cached_drift.value
 if cached_drift is not None:
     st.caption(f"Checked at {cached_drift.as_of:%H:%M:%S} UTC"
