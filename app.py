@@ -7,6 +7,7 @@ multipage mode, which would run a page directly and skip this gate).
 import streamlit as st
 
 from app_pages import crash_guard, session_cookie, shell
+from p2p_store.stores import mongo
 
 st.set_page_config(page_title="P2P Sandbox Explorer", page_icon=":material/factory:", layout="wide")
 crash_guard.apply_error_details()
@@ -50,4 +51,5 @@ else:
     shell.sidebar(me)
     session_cookie.sync(me.token, where=st.sidebar)
 shell.show_notices()
-crash_guard.run_page(page)  # errors logged with an id, no stack trace (#14)
+with mongo.one_generation():  # the run reads one MongoDB generation, even if a reseed swaps meanwhile (#19)
+    crash_guard.run_page(page)  # errors logged with an id, no stack trace (#14)

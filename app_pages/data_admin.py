@@ -111,9 +111,9 @@ def _bar_state(job: SeedJob, event: loader.Progress | None) -> tuple[float, str]
 
 def show_job(job: SeedJob) -> None:
     """The job's progress, one bar per store and collection, until it ends; then counts and duration."""
-    # Blue/green (seed/loader.py, #19): staging collections, one PostgreSQL transaction, then the swap.
-    label = ("Reseeding: building the new data in MongoDB staging collections, then replacing PostgreSQL in "
-             "one transaction, then swapping the collections in…" if job.kind == "reseed"
+    # Blue/green (seed/loader.py, #19): the MongoDB database not live, one PostgreSQL transaction, the pointer.
+    label = ("Reseeding: building the new data beside the live data (MongoDB's other database), then "
+             "replacing PostgreSQL in one transaction and switching both over at once…" if job.kind == "reseed"
              else "Emptying both stores…")
     with st.status(label, expanded=True) as status:
         bars = {}

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     # provisions them. Unset with an external store: that console is off.
     database_readonly_url: str | None = Field(default=None, validation_alias=_env("DATABASE_READONLY_URL"))
     mongodb_readonly_url: str | None = Field(default=None, validation_alias=_env("MONGODB_READONLY_URL"))
+    # The "blue" database; its "green" twin is ``<MONGODB_DB>_green`` (see ``mongodb_dbs``).
     mongodb_db: str = Field(default="p2p_sandbox", validation_alias=_env("MONGODB_DB"))
     env: Literal["development", "production"] = Field(default="development", validation_alias=_env("P2P_ENV"))
     data_dir: Path = Field(default=Path(".p2p-data"), validation_alias=_env("P2P_DATA_DIR"))
@@ -112,6 +113,13 @@ class Settings(BaseSettings):
         except (InvalidURI, ConfigurationError, ValueError) as exc:
             raise ValueError(f"{name} is not a valid MongoDB URL ({mask_url(value)}): {exc}") from None
         return value
+
+    @property
+    def mongodb_dbs(self) -> tuple[str, str]:
+        """The two MongoDB databases of the blue/green reseed (#19, docs/architecture.md "Reseed"):
+        the live data is in one, the next reseed is built in the other, and a pointer in the first
+        says which is live."""
+        return self.mongodb_db, f"{self.mongodb_db}_green"
 
     @property
     def is_production(self) -> bool:

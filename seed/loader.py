@@ -3,17 +3,18 @@
 Blue/green (#19): the new data is built beside the live data and swapped in only when complete.
 
 1. prepare: the dataset in memory (one argon2 hash per distinct password, seed/dataset.py);
-2. load: MongoDB staging collections ``_staging_<generation>_<name>``, created with their validators, filled in
-   bulk (``insert_many`` batches), then indexed (measured on the embedded server, scale 20: loading
-   bare then indexing 5.6 s for the 10,000 replies, indexes first 8.4 s);
+2. load: in the MongoDB database that is not live (blue or green), the generation before the live one is
+   cleared, the collections are created with their validators, filled in bulk (``insert_many``
+   batches), then indexed (measured on the embedded server, scale 20: loading bare then indexing
+   5.6 s for the 10,000 replies, indexes first 8.4 s);
 3. swap: a journal in MongoDB, the PostgreSQL rows replaced in one transaction (``COPY``) that also
-   writes the new generation id, then ``renameCollection`` staging → live with ``dropTarget`` and
-   the validator set again, then MongoDB's generation id (p2p_store/stores/generation.py).
+   writes the new generation id, then the MongoDB pointer flipped to the new database
+   (p2p_store/stores/generation.py): milliseconds, whatever the size.
 
 Pages read the previous data until the swap. A failure or a kill at any point before the PostgreSQL
-commit leaves the previous data live with its indexes and validators (the staging collections are
-dropped by the next reseed or ``python -m p2p_store up``); after it, the next reseed or ``up``
-finishes the renames from the journal, and the health report shows the two generations meanwhile.
+commit leaves the previous data live with its indexes and validators (the half-built database is
+cleared by the next reseed); after it, the next reseed or ``python -m p2p_store up`` flips the
+pointer from the journal, and the health report shows the two generations meanwhile.
 
 Long steps run on the maintenance client (no socket timeout, each step bounded by
 ``pymongo.timeout`` sized for the work) and retry what is safe to retry (#19.3).
@@ -85,7 +86,7 @@ def _noop(_: Progress) -> None:
 
 def _fault(phase: str) -> None:
     """Test hook: ``P2P_SEED_FAULT=<phase>`` makes this process kill itself (SIGKILL, no clean-up)
-    at that point: preparing, loading, indexing, swapping, committed, renaming."""
+    at that point: preparing, clearing, loading, indexing, swapping, committed."""
     if os.environ.get(FAULT_ENV) == phase:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -131,24 +132,41 @@ def current_counts(*, fresh: bool = True) -> dict[str, int]:
     return counts
 
 
-def _stage(db: Database, data: Dataset, gen: str, progress: ProgressCallback) -> int:
-    """Staging collections created with their validators, filled, then indexed. Returns documents written."""
-    generation.drop_staging(db)  # a killed run's leftovers (recover() ran before, under the same lock)
+def _clear(target: Database, progress: ProgressCallback) -> float:
+    """The generation before the live one, cleared from ``target``. Returns the seconds it took."""
+    start = time.perf_counter()
+    progress(Progress("mongodb", "clearing", 0, 0))
+
+    def step(deleted: int) -> None:
+        progress(Progress("mongodb", "clearing", deleted, 0))
+        _fault("clearing")
+
+    cleared = generation.clear_database(target, step)
+    progress(Progress("mongodb", "clearing", cleared, cleared))
+    return time.perf_counter() - start
+
+
+def _stage(target: Database, data: Dataset, progress: ProgressCallback) -> int:
+    """``target``'s collections created with their validators, filled, then indexed. Returns the
+    documents written."""
     for spec in mongo.COLLECTIONS:
-        db.create_collection(generation.staging_name(spec.name, gen), validator=spec.validator,
-                             validationLevel="strict", validationAction="error")
+        target.create_collection(spec.name, validator=spec.validator, validationLevel="strict",
+                                 validationAction="error")
+        if target[spec.name].find_one({}, {"_id": 1}) is not None:  # never load on top of old documents
+            raise SeedFailed(f"{target.name}.{spec.name} still holds documents after it was cleared; nothing "
+                             "was swapped: the previous data is live.")
     written = 0
     for name, attr in MONGO_PLAN:
         docs = getattr(data, attr)
-        staging = db[generation.staging_name(name, gen)]
+        coll = target[name]
         progress(Progress("mongodb", name, 0, len(docs)))
         for start in range(0, len(docs), MONGO_BATCH):
             batch = docs[start:start + MONGO_BATCH]
-            _insert_batch(staging, batch)
+            _insert_batch(coll, batch)
             written += len(batch)
             progress(Progress("mongodb", name, start + len(batch), len(docs)))
             _fault("loading")
-    _index(db, data, gen, progress)
+    _index(target, data, progress)
     return written
 
 
@@ -169,17 +187,17 @@ def _insert_batch(collection: Any, batch: list[dict[str, Any]]) -> None:
     retrying(attempts=3)(insert)
 
 
-def _index(db: Database, data: Dataset, gen: str, progress: ProgressCallback) -> None:
-    """Indexes built over the loaded staging documents (createIndexes is idempotent: retried)."""
+def _index(target: Database, data: Dataset, progress: ProgressCallback) -> None:
+    """Indexes built over the loaded documents (createIndexes is idempotent: retried)."""
     specs = mongo.COLLECTIONS
     progress(Progress("mongodb", "indexes", 0, len(specs)))
     sizes = {name: len(getattr(data, attr)) for name, attr in MONGO_PLAN}
     for n, spec in enumerate(specs, start=1):
         indexes = list(spec.indexes) + _test_indexes(spec.name)
-        staging = db[generation.staging_name(spec.name, gen)]
+        coll = target[spec.name]
         try:
             with pymongo.timeout(generation.work_budget_s(sizes.get(spec.name, 0) * len(indexes))):
-                retrying(attempts=3)(lambda: staging.create_indexes(indexes))
+                retrying(attempts=3)(lambda: coll.create_indexes(indexes))  # noqa: B023 - called at once
         except pymongo.errors.OperationFailure as exc:
             raise SeedFailed(f"Building the indexes of {spec.name} failed ({_short(exc)}); nothing was "
                              "swapped: the previous data is live, with its indexes and validators.") from exc
@@ -234,11 +252,11 @@ def _record_outcome(conn: Connection, key: str, result: dict[str, Any], actor: s
     _record(conn, key, result, actor)
 
 
-def _swap(db: Database, data: Dataset, gen: str, *, outcome_key: str, result: dict[str, Any], actor: str,
-          progress: ProgressCallback) -> dict[str, float]:
-    """Journal, PostgreSQL commit, renames, MongoDB generation (see the module doc). Returns timings."""
+def _swap(base: Database, target: Database, data: Dataset, gen: str, *, outcome_key: str,
+          result: dict[str, Any], actor: str, progress: ProgressCallback) -> dict[str, float]:
+    """Journal, PostgreSQL commit, MongoDB pointer (see the module doc). Returns timings."""
     result["generation"] = gen
-    generation.write_journal(db, gen, [spec.name for spec in mongo.COLLECTIONS])
+    generation.write_journal(base, gen, target.name)
     _fault("swapping")
     pg_start = time.perf_counter()
     with pg.get_engine().begin() as conn:
@@ -247,44 +265,31 @@ def _swap(db: Database, data: Dataset, gen: str, *, outcome_key: str, result: di
         _record_outcome(conn, outcome_key, result, actor)
     pg_end = time.perf_counter()
     _fault("committed")
-    sizes = {name: len(getattr(data, attr)) for name, attr in MONGO_PLAN}
-    names = [spec.name for spec in mongo.COLLECTIONS]
-    progress(Progress("mongodb", "swap", 0, len(names)))
-    for n, name in enumerate(names, start=1):
-        generation.rename_into_place(db, name, gen, sizes.get(name, 0))
-        progress(Progress("mongodb", "swap", n, len(names)))
-        _fault("renaming")
-    generation.finish_swap(db, gen)
+    progress(Progress("mongodb", "swap", 0, 1))
+    generation.point_to(base, gen, target.name)
+    progress(Progress("mongodb", "swap", 1, 1))
     swap_end = time.perf_counter()
     return {"pg_seconds": pg_end - pg_start, "swap_seconds": swap_end - pg_start,
-            "renames_seconds": swap_end - pg_end}
+            "pointer_seconds": swap_end - pg_end}
 
 
 def _replace(data: Dataset, *, what: str, outcome_key: str, result: dict[str, Any], actor: str,
              progress: ProgressCallback) -> dict[str, Any]:
     """Build ``data`` beside the live set and swap it in (reseed and reset both come here)."""
-    db = generation.maintenance_db()
+    base = generation.maintenance_db()
     with _exclusive(what):
         _pause()
-        generation.recover_locked(db)  # an earlier run's leftovers, before building anew
+        generation.recover_locked(base)  # an earlier run's unfinished swap, before building anew
         gen = generation.new_id()
+        target = generation.other_database(base)
+        clear_seconds = _clear(target, progress)
         mongo_start = time.perf_counter()
-        try:
-            docs = _stage(db, data, gen, progress)
-        except BaseException:
-            _drop_staging_quietly(db)
-            raise
+        docs = _stage(target, data, progress)
         staged = time.perf_counter()
-        timings = _swap(db, data, gen, outcome_key=outcome_key, result=result, actor=actor, progress=progress)
+        timings = _swap(base, target, data, gen, outcome_key=outcome_key, result=result, actor=actor,
+                        progress=progress)
     figures.invalidate()  # every cached figure describes the old set (other processes: within 60 s)
-    return {"documents": docs, "stage_seconds": staged - mongo_start, **timings}
-
-
-def _drop_staging_quietly(db: Database) -> None:
-    try:
-        generation.drop_staging(db)
-    except Exception:  # noqa: BLE001 - the next reseed or `up` removes them; the first error is the one to show
-        pass
+    return {"documents": docs, "clear_seconds": clear_seconds, "stage_seconds": staged - mongo_start, **timings}
 
 
 def plan(*, scale: int = 0, random_seed: int = 42) -> dict[str, Any]:
@@ -322,14 +327,15 @@ def reseed(*, scale: int = 0, random_seed: int = 42, actor_id: Any = None, actor
     }
     t = _replace(data, what="Reseed", outcome_key=LAST_SEED_KEY, result=result, actor=actor_email,
                  progress=progress)
-    mongo_seconds = t["stage_seconds"] + t["renames_seconds"]
+    mongo_seconds = t["stage_seconds"] + t["pointer_seconds"]
     result.update({
         "duration_s": round(time.perf_counter() - started, 3),
         "postgresql": {"rows": len(data.users), "seconds": round(t["pg_seconds"], 3),
                        "rows_per_s": round(len(data.users) / t["pg_seconds"]) if t["pg_seconds"] else None},
         "mongodb": {"documents": t["documents"], "seconds": round(mongo_seconds, 3),
+                    "clear_seconds": round(t["clear_seconds"], 3),  # the generation before, removed first
                     "stage_seconds": round(t["stage_seconds"], 3),
-                    "rename_seconds": round(t["renames_seconds"], 3),
+                    "pointer_seconds": round(t["pointer_seconds"], 3),
                     "documents_per_s": round(t["documents"] / mongo_seconds) if mongo_seconds else None},
         "swap_s": round(t["swap_seconds"], 3),
     })
@@ -341,8 +347,8 @@ def reseed(*, scale: int = 0, random_seed: int = 42, actor_id: Any = None, actor
 
 def reset(*, actor_id: Any = None, actor_email: str = "cli", progress: ProgressCallback | None = None,
           settings: Settings | None = None) -> dict[str, Any]:
-    """Empty both stores' data, blue/green like a reseed (empty staging collections with their
-    validators and indexes swapped in); system config and the audit table stay."""
+    """Empty both stores' data, blue/green like a reseed (empty collections with their validators and
+    indexes swapped in); system config and the audit table stay."""
     settings = settings or get_settings()
     progress = progress or _noop
     _guard(settings, actor_id, "Resetting")

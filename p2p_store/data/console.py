@@ -41,7 +41,7 @@ from p2p_store.access import require_admin
 from p2p_store.data import explorer
 from p2p_store.errors import DomainError, InvalidInput, Refused, StoreUnavailable
 from p2p_store.settings import get_settings
-from p2p_store.stores import local, pg
+from p2p_store.stores import local, mongo, pg
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def _readonly_db() -> Any | None:
                                          serverSelectionTimeoutMS=settings.mongo_server_selection_timeout_ms,
                                          socketTimeoutMS=(CONSOLE_TIMEOUT_S + 5) * 1000)
             _clients[url] = client
-    return client[settings.mongodb_db]
+    return client[mongo.get_db().name]  # the live database, blue or green (#19); the run's own if pinned
 
 
 def dispose() -> None:

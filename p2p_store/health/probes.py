@@ -290,7 +290,7 @@ def check_consistency(targets: Targets) -> dict[str, Any]:
         counts = consistency.drift_counts()
         generations = generation.state()
     found = {"postgresql": generations["postgresql"], "mongodb": generations["mongodb"],
-             "match": generations["match"]}
+             "mongodb_database": generations["database"], "match": generations["match"]}
     if not found["match"]:  # a reseed killed mid-swap (#19)
         return {"status": "degraded", **counts, "pending": outbox.pending_summary(), "generation": found,
                 "error": "the stores hold different data generations (an interrupted reseed); "

@@ -1,20 +1,29 @@
 """Data generations of the two stores, and the blue/green swap's bookkeeping (#19).
 
-A reseed or reset builds the new data beside the live data: MongoDB collections under staging names
-(``_staging_<name>``, with their validators and indexes), and PostgreSQL rows inside one transaction.
-At the swap it writes one **generation id** into both stores:
+A reseed or reset builds the new data beside the live data: in MongoDB, in the database that is not
+live (blue ``MONGODB_DB`` or green ``<MONGODB_DB>_green``), its collections created with their
+validators, filled, then indexed; in PostgreSQL, rows inside one transaction. The swap writes one
+**generation id** into both stores:
 
 - PostgreSQL: the ``system_configs`` row ``data_generation``, in the transaction that replaces the rows;
-- MongoDB: the document ``{_id: "generation"}`` of the ``_generation`` collection, after the renames.
+- MongoDB: the **pointer** ``{_id: "generation", generation, database}`` in the blue database's
+  ``_generation`` collection, which names the live database (``p2p_store/stores/mongo.py`` reads it).
 
-The order is: a **swap journal** in MongoDB (``{_id: "swap"}``: the generation and the staging →
-live renames), then the PostgreSQL commit, then the renames, then the MongoDB generation. So:
+The order is: a **swap journal** in MongoDB (``{_id: "swap"}``: the generation and the database
+built for it), then the PostgreSQL commit, then the pointer. Flipping the pointer is one small
+write, so the swap takes milliseconds at any size (renaming collections into place took 20 s at
+scale 100 on the embedded server, which copies every document under its global lock). So:
 
-- killed before the PostgreSQL commit: both stores hold the previous set, untouched; the staging
-  collections and the journal are leftovers, removed by :func:`recover` (next reseed, ``up``);
+- killed before the PostgreSQL commit: both stores serve the previous set, untouched; the journal is
+  a leftover, removed by :func:`recover` (next reseed, ``up``), the half-built database is cleared by
+  the next reseed;
 - killed after it: PostgreSQL holds the new set and says so; the journal names the same generation,
-  so :func:`recover` finishes the renames from the complete staging collections (roll forward).
-  Until then :func:`state` reports the stores on different generations (the health report shows it).
+  so :func:`recover` points MongoDB at the complete database built for it (roll forward). Until
+  then :func:`state` reports the stores on different generations (the health report shows it).
+
+The database not live keeps the previous generation until the next reseed clears it (in bounded
+batches, so readers on the live one are never stalled long): a process that read the pointer
+just before a swap finishes its page run on complete, if old, data.
 
 Long maintenance work runs on :func:`maintenance_db`, a client without a socket timeout; each step
 is bounded by ``pymongo.timeout`` sized for the work (a client-side deadline and the server's
@@ -26,7 +35,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -38,32 +47,52 @@ from sqlalchemy import Connection, text
 
 from p2p_store.settings import Settings, get_settings
 from p2p_store.stores import local, mongo, pg
-from p2p_store.stores.retry import retrying
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 424242  # pg_advisory_lock key held by every reseed, reset and recovery
-STAGING_PREFIX = "_staging_"
-META = "_generation"  # MongoDB collection: {_id: "generation"} and, during a swap, {_id: "swap"}
+META = mongo.POINTER  # in the blue database: {_id: "generation"} (the pointer) and, during a swap, {_id: "swap"}
 PG_KEY = "data_generation"  # system_configs key
-SWAP_TIMEOUT_S = 600.0  # seconds one rename may take (the embedded server copies the documents)
-
-
-def staging_name(name: str, tag: str) -> str:
-    """A staging name of its own for each run (``tag`` = the run's generation id): the embedded server
-    drops a collection lazily, and a collection re-created under a dropped name got the dropped
-    documents back on its rename (seen: a killed run's 1,000 staged replies came back, #19)."""
-    return f"{STAGING_PREFIX}{tag}_{name}"
-
-
-def find_staging(db: Database, name: str) -> list[str]:
-    """Staging collections of ``name`` that exist now (tests, diagnostics)."""
-    return [n for n in db.list_collection_names() if n.startswith(STAGING_PREFIX) and n.endswith("_" + name)]
+CLEAR_BATCH = 2000  # documents deleted per command when a database is cleared (each holds the server briefly)
 
 
 def new_id() -> str:
     """A generation id: UTC time (sortable, readable) and a random tail."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def live_database(base: Database, settings: Settings | None = None) -> Database:
+    """The live database on ``base``'s client (``base``: the blue database, home of the pointer)."""
+    return base.client[mongo.live_name(base, settings or get_settings())]
+
+
+def other_database(base: Database, settings: Settings | None = None) -> Database:
+    """The database that is not live: where the next reseed builds."""
+    settings = settings or get_settings()
+    live = mongo.live_name(base, settings)
+    return base.client[next(n for n in settings.mongodb_dbs if n != live)]
+
+
+def clear_database(db: Database, progress: Callable[[int], None] | None = None) -> int:
+    """Every collection of ``db`` emptied in batches of :data:`CLEAR_BATCH` and then dropped (the
+    embedded server deletes under its global lock: one drop of 50,000 documents would stall every
+    reader for seconds). Safe to repeat after a kill. Returns the documents deleted."""
+    deleted = 0
+    for name in db.list_collection_names():
+        if name == META or name.startswith("system."):  # the pointer lives in blue; never cleared
+            continue
+        coll = db[name]
+        while True:
+            with pymongo.timeout(120):
+                ids = [d["_id"] for d in coll.find({}, {"_id": 1}).limit(CLEAR_BATCH)]
+                if not ids:
+                    break
+                deleted += coll.delete_many({"_id": {"$in": ids}}).deleted_count
+            if progress:
+                progress(deleted)
+        with pymongo.timeout(120):
+            db.drop_collection(name)
+    return deleted
 
 
 # ------------------------------------------------------------------ the maintenance client
@@ -122,21 +151,24 @@ def write_pg_generation(conn: Connection, generation: str, actor: str) -> None:
         {"k": PG_KEY, "v": f'{{"generation": "{generation}"}}', "by": actor})
 
 
-def mongo_generation(db: Database | None = None) -> str | None:
-    db = db if db is not None else mongo.get_db()
-    doc = db[META].find_one({"_id": "generation"})
+def mongo_generation(base: Database | None = None) -> str | None:
+    base = base if base is not None else mongo.base_db()
+    doc = base[META].find_one({"_id": "generation"})
     return doc.get("generation") if doc else None
 
 
-def state(db: Database | None = None) -> dict[str, Any]:
-    """``{"postgresql": id, "mongodb": id, "match": bool, "swap_pending": bool}`` (two cheap reads)."""
-    db = db if db is not None else mongo.get_db()
-    in_pg, in_mongo = pg_generation(), mongo_generation(db)
-    return {"postgresql": in_pg, "mongodb": in_mongo, "match": in_pg == in_mongo,
-            "swap_pending": db[META].find_one({"_id": "swap"}, {"_id": 1}) is not None}
+def state(base: Database | None = None) -> dict[str, Any]:
+    """``{"postgresql": id, "mongodb": id, "database": live name, "match": bool, "swap_pending": bool}``
+    (cheap reads: the PostgreSQL row, the pointer, the journal)."""
+    base = base if base is not None else mongo.base_db()
+    in_pg = pg_generation()
+    pointer = base[META].find_one({"_id": "generation"}) or {}
+    return {"postgresql": in_pg, "mongodb": pointer.get("generation"),
+            "database": pointer.get("database") or base.name, "match": in_pg == pointer.get("generation"),
+            "swap_pending": base[META].find_one({"_id": "swap"}, {"_id": 1}) is not None}
 
 
-# ------------------------------------------------------------------ lock, journal, renames, recovery
+# ------------------------------------------------------------------ lock, journal, pointer, recovery
 
 
 @contextmanager
@@ -154,81 +186,47 @@ def try_lock() -> Iterator[Connection | None]:
                 conn.commit()
 
 
-def write_journal(db: Database, generation: str, names: list[str]) -> None:
-    """The swap about to happen: ``_staging_<generation>_<name>`` → ``<name>`` for each of ``names``."""
-    db[META].replace_one({"_id": "swap"}, {"_id": "swap", "generation": generation, "collections": names,
-                                           "at": datetime.now(UTC)}, upsert=True)
+def write_journal(base: Database, generation: str, database: str) -> None:
+    """The swap about to happen: ``database`` (complete, indexed) becomes live as ``generation``."""
+    base[META].replace_one({"_id": "swap"}, {"_id": "swap", "generation": generation, "database": database,
+                                             "at": datetime.now(UTC)}, upsert=True)
 
 
-def rename_into_place(db: Database, name: str, tag: str, documents: int = 0) -> None:
-    """``_staging_<tag>_<name>`` → ``<name>`` (dropTarget), then the validator again: the embedded server
-    keeps the indexes on a rename but not the collection options (measured: options ``{}``).
-    Safe to retry: a second attempt after a rename that did happen finds no staging collection."""
-    spec = next(s for s in mongo.COLLECTIONS if s.name == name)
-    admin = db.client.admin
-
-    source = staging_name(name, tag)
-
-    def rename() -> None:
-        if db.list_collection_names(filter={"name": source}):
-            admin.command("renameCollection", f"{db.name}.{source}", to=f"{db.name}.{name}", dropTarget=True)
-
-    with pymongo.timeout(max(SWAP_TIMEOUT_S, work_budget_s(documents))):
-        retrying(attempts=3)(rename)
-    with pymongo.timeout(60):
-        retrying(attempts=3)(lambda: db.command("collMod", name, validator=spec.validator,
-                                                validationLevel="strict", validationAction="error"))
+def point_to(base: Database, generation: str, database: str) -> None:
+    """The swap in MongoDB: the pointer names ``database`` as live, then the journal goes."""
+    base[META].replace_one({"_id": "generation"}, {"_id": "generation", "generation": generation,
+                                                   "database": database, "at": datetime.now(UTC)}, upsert=True)
+    base[META].delete_one({"_id": "swap", "generation": generation})
 
 
-def finish_swap(db: Database, generation: str) -> None:
-    db[META].replace_one({"_id": "generation"}, {"_id": "generation", "generation": generation,
-                                                 "at": datetime.now(UTC)}, upsert=True)
-    db[META].delete_one({"_id": "swap", "generation": generation})
-
-
-def drop_staging(db: Database) -> list[str]:
-    dropped = []
-    for name in db.list_collection_names(filter={"name": {"$regex": f"^{STAGING_PREFIX}"}}):
-        with pymongo.timeout(SWAP_TIMEOUT_S):
-            db.drop_collection(name)
-        dropped.append(name)
-    return dropped
-
-
-def recover_locked(db: Database) -> list[str]:
-    """With the seeding lock held: finish a swap PostgreSQL committed, or drop what a killed run left."""
+def recover_locked(base: Database) -> list[str]:
+    """With the seeding lock held: finish a swap PostgreSQL committed, or discard one it never did."""
     actions: list[str] = []
-    journal = db[META].find_one({"_id": "swap"})
-    if journal is not None:
-        if journal["generation"] == pg_generation():
-            for name in journal["collections"]:
-                rename_into_place(db, name, journal["generation"])  # renamed ones: only the validator again
-            finish_swap(db, journal["generation"])
-            actions.append(f"finished the interrupted swap to generation {journal['generation']}")
-        else:
-            db[META].delete_one({"_id": "swap"})
-            actions.append(f"discarded the swap to generation {journal['generation']} "
-                           "(PostgreSQL never committed it; the previous data stayed live)")
-    dropped = drop_staging(db)
-    if dropped:
-        actions.append("removed staging leftovers: " + ", ".join(sorted(dropped)))
+    journal = base[META].find_one({"_id": "swap"})
+    if journal is None:
+        return actions
+    if journal["generation"] == pg_generation() and journal.get("database") in get_settings().mongodb_dbs:
+        point_to(base, journal["generation"], journal["database"])
+        actions.append(f"finished the interrupted swap to generation {journal['generation']} "
+                       f"(MongoDB database {journal['database']})")
+    else:
+        base[META].delete_one({"_id": "swap"})
+        actions.append(f"discarded the swap to generation {journal['generation']} "
+                       "(PostgreSQL never committed it; the previous data stayed live)")
     return actions
 
 
-def recover(db: Database | None = None) -> list[str]:
+def recover(base: Database | None = None) -> list[str]:
     """What an interrupted reseed or reset left, put right (see the module doc). Cheap when there is
-    nothing to do (one listCollections, one find). Skipped while a reseed or reset runs."""
-    probe = db if db is not None else mongo.get_db()  # the check on the app's client: no new connection
-    names = probe.list_collection_names()
-    staging = any(n.startswith(STAGING_PREFIX) for n in names)
-    if not staging and (META not in names or probe[META].find_one({"_id": "swap"}, {"_id": 1}) is None):
+    nothing to do (one find). Skipped while a reseed or reset runs."""
+    probe = base if base is not None else mongo.base_db()  # the check on the app's client: no new connection
+    if probe[META].find_one({"_id": "swap"}, {"_id": 1}) is None:
         return []
-    db = db if db is not None else maintenance_db()
+    base = base if base is not None else maintenance_db()
     with try_lock() as held:
         if held is None:
             return ["a reseed or reset is running; nothing to recover now"]
-        actions = recover_locked(db)
+        actions = recover_locked(base)
     for line in actions:
         log.warning("data generations: %s", line)
     return actions
-

@@ -448,18 +448,24 @@ def _app_url(port: int, creds: dict) -> str:
     return _mongo_url(port, creds["user"], creds["password"])
 
 
+def _app_dbs(db: str) -> list[str]:
+    """The app's two databases, blue and green (#19; the same names as ``Settings.mongodb_dbs``)."""
+    return [db, f"{db}_green"]
+
+
 def _user_roles(db: str) -> dict[str, list[dict[str, str]]]:
     """Who may do what (docs/architecture.md "Privilege model"): admin manages users only; the app
-    reads and writes its own database; the console reads it."""
+    reads and writes its own two databases (blue and green); the console reads them."""
     return {"admin": [{"role": "root", "db": "admin"}],
-            "user": [{"role": "readWrite", "db": db}],
-            "readonly_user": [{"role": "read", "db": db}]}
+            "user": [{"role": "readWrite", "db": name} for name in _app_dbs(db)],
+            "readonly_user": [{"role": "read", "db": name} for name in _app_dbs(db)]}
 
 
 def _new_credentials(db: str) -> dict:
     return {"user": MONGO_APP_USER, "password": secrets.token_urlsafe(24),
             "admin_user": MONGO_ADMIN_USER, "admin_password": secrets.token_urlsafe(24),
-            "readonly_user": MONGO_READONLY_USER, "readonly_password": secrets.token_urlsafe(24), "db": db}
+            "readonly_user": MONGO_READONLY_USER, "readonly_password": secrets.token_urlsafe(24), "db": db,
+            "dbs": _app_dbs(db)}
 
 
 def _set_users(client: Any, creds: dict) -> None:
@@ -496,16 +502,18 @@ def _provision_user(paths: _MongoPaths, db: str) -> dict:
 
 
 def _upgrade_users(paths: _MongoPaths, port: int, creds: dict, db: str) -> dict:
-    """A data dir from before #14 (one app user with ``root``), or a changed MONGODB_DB: with the user
-    that may manage users (the admin, or the old root app user), set the three users' roles."""
+    """A data dir from before #14 (one app user with ``root``) or #19 (one database), or a changed
+    MONGODB_DB: with the user that may manage users (the admin, or the old root app user), set the
+    three users' roles."""
     import pymongo
 
-    if creds.get("admin_user") and creds.get("db") == db and creds.get("readonly_user"):
+    if creds.get("admin_user") and creds.get("db") == db and creds.get("readonly_user") and \
+            creds.get("dbs") == _app_dbs(db):
         return creds
     manager = (creds["admin_user"], creds["admin_password"]) if creds.get("admin_user") else (
         creds["user"], creds["password"])
     fresh = _new_credentials(db)
-    upgraded = {**fresh, **{k: v for k, v in creds.items() if k in fresh and k != "db"}, "db": db}
+    upgraded = {**fresh, **{k: v for k, v in creds.items() if k in fresh and k not in ("db", "dbs")}, "db": db}
     client = pymongo.MongoClient(_mongo_url(port, *manager), serverSelectionTimeoutMS=3000)
     try:
         _set_users(client, upgraded)

@@ -1,10 +1,20 @@
 """The MongoDB handle (``STORE``: one ``MongoClient`` per process, docs/architecture.md "Stores"),
 and the one place that knows collections,
-their ``$jsonSchema`` validators and their indexes (created idempotently at start-up)."""
+their ``$jsonSchema`` validators and their indexes (created idempotently at start-up).
+
+The data lives in one of two databases, blue (``MONGODB_DB``) and green (``<MONGODB_DB>_green``): a
+reseed builds the new set in the one not live and then flips a pointer, so the swap is one small
+write whatever the size of the data (#19). ``get_db()`` is the live one: the pointer is read on each
+call, or once per page run inside :func:`one_generation` (the app wraps every page run in it, so a
+run reads one generation and pays one round trip for the lookup).
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,6 +203,16 @@ class MongoStore(StoreHandle[MongoClient]):
         self.pool_counter.in_use = 0
 
     def db(self, settings: Settings | None = None) -> Database:
+        """The live database (blue or green)."""
+        settings = settings or self.settings
+        client = self.pool(settings)
+        pinned = _pinned.get()
+        if pinned in settings.mongodb_dbs:
+            return client[pinned]
+        return client[live_name(client[settings.mongodb_db], settings)]
+
+    def base_db(self, settings: Settings | None = None) -> Database:
+        """The configured database (blue): home of the live pointer, whichever of the two is live."""
         settings = settings or self.settings
         return self.pool(settings)[settings.mongodb_db]
 
@@ -218,7 +238,52 @@ def current_client() -> MongoClient | None:
 
 
 def get_db(settings: Settings | None = None) -> Database:
+    """The live database (see the module doc)."""
     return STORE.db(settings)
+
+
+def base_db(settings: Settings | None = None) -> Database:
+    return STORE.base_db(settings)
+
+
+# ------------------------------------------------------------------ which database is live (#19)
+
+POINTER = "_generation"  # collection in the blue database: {_id: "generation", generation, database}
+POINTER_MAX_TIME_MS = 2000
+_pinned: ContextVar[str | None] = ContextVar("p2p_live_mongodb_database", default=None)
+_last_known: dict[str, str] = {}  # blue database name → the live one last read (used when a read fails)
+
+
+def live_name(base: Database, settings: Settings) -> str:
+    """The live database's name, read from the pointer in ``base`` (one find by ``_id``). No pointer
+    (a fresh store, or data from before #19): blue. A failed read: the last one known in this process,
+    else blue; the operation that follows meets the same failure and reports it."""
+    try:
+        doc = base[POINTER].find_one({"_id": "generation"}, {"database": 1}, max_time_ms=POINTER_MAX_TIME_MS)
+    except pymongo.errors.PyMongoError:
+        return _last_known.get(base.name, base.name)
+    name = (doc or {}).get("database") or base.name
+    if name not in settings.mongodb_dbs:  # only ever one of the two
+        name = base.name
+    _last_known[base.name] = name
+    return name
+
+
+@contextmanager
+def one_generation(settings: Settings | None = None) -> Iterator[None]:
+    """Inside: ``get_db()`` is the database that was live on entry (one pointer read, none when no
+    client exists yet in this process: then each call reads it). A page run sees one generation even
+    when a reseed in another process swaps meanwhile; its next run sees the new one."""
+    name = None
+    client = STORE.current()
+    if client is not None:
+        settings = settings or STORE.settings
+        name = live_name(client[settings.mongodb_db], settings)
+    token = _pinned.set(name)
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 def close_client() -> None:

@@ -43,5 +43,5 @@ def ensure_ready(*, attempts: int = 5, give_up_after_s: float = 60.0) -> dict[st
     Starts the embedded servers if no URL is set. Raises StoreUnavailable naming the store."""
     versions = {name: ensure_store_ready(name, attempts=attempts, give_up_after_s=give_up_after_s)
                 for name in HANDLES}
-    recovered = generation.recover()  # an interrupted reseed's swap finished, or its staging dropped (#19)
+    recovered = generation.recover()  # an interrupted reseed's swap finished or discarded (#19)
     return {"versions": versions, "migration": schema.migration_status(), "recovered": recovered}

@@ -74,8 +74,9 @@ def bench_reseed(scale: int, random_seed: int) -> dict:
                        "ratio_of_floor": round(pg_floor / ours_pg, 2) if ours_pg else None},
         "mongodb": {"documents": docs, "seconds": ours_mongo,
                     "documents_per_s": result["mongodb"]["documents_per_s"],
-                    "stage_seconds": stage,  # insert + index the staging set
-                    "rename_seconds": result["mongodb"]["rename_seconds"],  # the swap into place
+                    "clear_seconds": result["mongodb"]["clear_seconds"],  # the generation before the live one
+                    "stage_seconds": stage,  # insert + index the new set in the database not live
+                    "pointer_seconds": result["mongodb"]["pointer_seconds"],  # the swap: the live pointer flipped
                     "floor_seconds": mongo_floor,
                     "floor_documents_per_s": round(docs / mongo_floor) if mongo_floor else None,
                     "ratio_of_floor": round(mongo_floor / ours_mongo, 2) if ours_mongo else None,

@@ -122,7 +122,8 @@ def bench_scale(scale: int, random_seed: int, runs: int) -> dict:
         runs_out.append({**watched, "total_s": result.get("duration_s"), "prepare_s": result.get("prepare_s"),
                          "mongodb_stage_s": (result.get("mongodb") or {}).get("stage_seconds"),
                          "postgresql_s": (result.get("postgresql") or {}).get("seconds"),
-                         "renames_s": (result.get("mongodb") or {}).get("rename_seconds"),
+                         "clear_s": (result.get("mongodb") or {}).get("clear_seconds"),
+                         "pointer_s": (result.get("mongodb") or {}).get("pointer_seconds"),
                          "swap_s": result.get("swap_s")})
     ok = [r for r in runs_out if r["error"] is None]
     first = runs_out[0]

@@ -136,11 +136,11 @@ def test_mongo_console_user_only_reads(demo_signed_in, settings, attempt):
     before = fingerprint()
     client = MongoClient(local.mongodb_readonly_url(settings), serverSelectionTimeoutMS=3000)
     try:
-        db = client[settings.mongodb_db]
-        assert db[mongo.PROFILES].count_documents({}) >= 1  # it reads...
-        with pytest.raises(OperationFailure) as refused:  # ...and the server refuses anything else
-            attempt(db)
-        assert refused.value.code == 13
+        assert client[mongo.get_db().name][mongo.PROFILES].count_documents({}) >= 1  # it reads the live set...
+        for name in settings.mongodb_dbs:  # ...and the server refuses anything else, in blue and in green (#19)
+            with pytest.raises(OperationFailure) as refused:
+                attempt(client[name])
+            assert refused.value.code == 13, name
     finally:
         client.close()
     assert fingerprint() == before
