@@ -226,3 +226,14 @@ def test_the_pointer_names_only_the_two_databases(demo, settings):
         assert mongo.get_db().name == settings.mongodb_db
     finally:
         base[generation.META].replace_one({"_id": "generation"}, saved)
+
+
+def test_cached_figures_follow_a_swap_made_by_another_process(demo):
+    """The figure cache (p2p_store/stores/figures.py) remembers the database a figure was computed on:
+    after another process swaps, the next read here waits for the new figure instead of serving the
+    old one for up to a minute."""
+    from p2p_store.stores import figures
+
+    assert figures.collection_sizes().value[mongo.FORUM_REPLIES] == DEMO_COUNTS["forum_replies"]
+    assert seed_process("--scale", "1").returncode == 0
+    assert figures.collection_sizes().value[mongo.FORUM_REPLIES] == SCALE1_COUNTS["forum_replies"]

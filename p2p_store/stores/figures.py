@@ -4,7 +4,9 @@ A value older than ``max_age`` is served as it is while ONE background refresh (
 key) recomputes it; callers show the time "as of". :func:`invalidate` (called after any write the
 person makes, and after a reseed in this process) starts every refresh at once and the next read
 waits for it up to ``wait_s``, so the writer's next run sees the new figures. Another replica sees
-them at most ``max_age`` + one refresh later (60 s + the computation). See docs/architecture.md.
+them at most ``max_age`` + one refresh later (60 s + the computation), except after a reseed: a figure
+remembers which MongoDB database (blue or green, #19) it was computed on, and once another is live
+the next read treats it as written. See docs/architecture.md.
 
 It lives with the stores because collection sizes are figures too: on the embedded
 MongoDB-protocol server ``estimatedDocumentCount`` is not metadata but a scan of the whole
@@ -47,7 +49,16 @@ class _Entry:
     computed_at: float = 0.0  # time.monotonic()
     as_of: datetime | None = None
     generation: int = -1
+    source: str | None = None  # the live MongoDB database it was computed on
     future: Future | None = None
+
+
+def _live_database() -> str | None:
+    """The live MongoDB database's name (the page run's own, when pinned), None when unknown."""
+    try:
+        return mongo.get_db().name
+    except Exception:  # noqa: BLE001 - a store that is down: the computation reports it
+        return None
 
 
 class FigureCache:
@@ -68,10 +79,11 @@ class FigureCache:
         generation = self._generation
 
         def run() -> Any:
+            source = _live_database()
             value = compute()
             with self._lock:
                 if generation >= entry.generation:
-                    entry.value, entry.generation = value, generation
+                    entry.value, entry.generation, entry.source = value, generation, source
                     entry.computed_at, entry.as_of = time.monotonic(), datetime.now(UTC)
             return value
 
@@ -82,11 +94,12 @@ class FigureCache:
         """The figure under ``key``: cached when there is one (refreshed in the background when
         stale), computed now when there is none. Errors of a first computation propagate; errors of a
         background refresh are logged and the old value stays."""
+        live = _live_database()
         with self._lock:
             self._computers[key] = compute
             entry = self._entries.setdefault(key, _Entry())
             have = entry.as_of is not None
-            current = entry.generation == self._generation
+            current = entry.generation == self._generation and (live is None or entry.source in (None, live))
             stale = have and (not current or time.monotonic() - entry.computed_at > self.max_age_s)
             future = self._start(key, entry, compute) if (not have or stale) else None
         if not have:

@@ -258,10 +258,13 @@ def live_name(base: Database, settings: Settings) -> str:
     """The live database's name, read from the pointer in ``base`` (one find by ``_id``). No pointer
     (a fresh store, or data from before #19): blue. A failed read: the last one known in this process,
     else blue; the operation that follows meets the same failure and reports it."""
+    known = _last_known.get(base.name)
+    if known is not None and not base.client.topology_description.has_readable_server():
+        return known  # the server is down: the operation that follows says so, without a second wait
     try:
         doc = base[POINTER].find_one({"_id": "generation"}, {"database": 1}, max_time_ms=POINTER_MAX_TIME_MS)
     except pymongo.errors.PyMongoError:
-        return _last_known.get(base.name, base.name)
+        return known or base.name
     name = (doc or {}).get("database") or base.name
     if name not in settings.mongodb_dbs:  # only ever one of the two
         name = base.name
