@@ -65,6 +65,10 @@ def component_rows(report: dict[str, Any]) -> pd.DataFrame:
         if name == "consistency":
             drift, orphans = check.get("role_drift"), check.get("orphans")
             detail = "unknown" if drift is None else f"role drift {drift} · orphans {orphans}"
+            if generation := check.get("generation"):  # which data set is live, and where (#19)
+                detail += (f" · data {generation.get('postgresql') or 'never seeded'} in "
+                           f"{generation.get('mongodb_database')}" if generation.get("match") else
+                           " · the stores hold different data generations")
             rows.append({"Component": COMPONENT_LABEL[name], "Status": status,
                          "Latency (ms)": None, "Version": "", "Pool": "", "Migration": "",
                          "Consistency": detail, "Error": check.get("error") or ""})

@@ -8,7 +8,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from p2p_store.stores import schema
+from p2p_store.settings import get_settings
+from p2p_store.stores import generation, schema
 from seed.dataset import user_id_for
 from tests.conftest import REPO_ROOT
 
@@ -47,7 +48,10 @@ def test_health_page_shows_both_stores_healthy(demo, email):
     assert table["PostgreSQL"]["Pool"].endswith("of 20 checked out · overflow 0 of 40")
     assert "max 20 · min 5" in table["MongoDB"]["Pool"]
     assert table["PostgreSQL"]["Migration"] == f"{schema.head_revision()} (at head)"
-    assert table["Consistency"]["Consistency"] == "role drift 0 · orphans 0"
+    live = generation.state()
+    assert table["Consistency"]["Consistency"] == (f"role drift 0 · orphans 0 · data {live['postgresql']} "
+                                                   f"in {live['database']}")  # which set is live, where (#19)
+    assert live["database"] in get_settings().mongodb_dbs
     assert not at.get("page_link")  # no drift, no link
 
     # The JSON a click away is the report itself.
@@ -88,7 +92,7 @@ def test_drift_shows_degraded_and_links_to_the_drift_panel(demo):
     try:
         at = on_health(SARA)
         assert any(":orange[:material/warning: Degraded]" in m.value for m in at.markdown)
-        assert rows(at)["Consistency"]["Consistency"] == "role drift 1 · orphans 0"
+        assert rows(at)["Consistency"]["Consistency"].startswith("role drift 1 · orphans 0 · data ")
         [link] = at.get("page_link")
         assert "drift panel" in link.proto.label and link.proto.page.endswith("users")
     finally:
