@@ -259,7 +259,7 @@ def live_name(base: Database, settings: Settings) -> str:
     (a fresh store, or data from before #19): blue. A failed read: the last one known in this process,
     else blue; the operation that follows meets the same failure and reports it."""
     known = _last_known.get(base.name)
-    if known is not None and not base.client.topology_description.has_readable_server():
+    if known is not None and _seen_down(base.client):
         return known  # the server is down: the operation that follows says so, without a second wait
     try:
         doc = base[POINTER].find_one({"_id": "generation"}, {"database": 1}, max_time_ms=POINTER_MAX_TIME_MS)
@@ -270,6 +270,12 @@ def live_name(base: Database, settings: Settings) -> str:
         name = base.name
     _last_known[base.name] = name
     return name
+
+
+def _seen_down(client: MongoClient) -> bool:
+    """The client's last contact with every server failed (not merely: no contact yet, as on a new client)."""
+    servers = client.topology_description.server_descriptions().values()
+    return bool(servers) and all(sd.error is not None for sd in servers)
 
 
 @contextmanager
