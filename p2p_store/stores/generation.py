@@ -197,6 +197,7 @@ def point_to(base: Database, generation: str, database: str) -> None:
     base[META].replace_one({"_id": "generation"}, {"_id": "generation", "generation": generation,
                                                    "database": database, "at": datetime.now(UTC)}, upsert=True)
     base[META].delete_one({"_id": "swap", "generation": generation})
+    mongo.remember_live(base.name, database)
 
 
 def recover_locked(base: Database) -> list[str]:

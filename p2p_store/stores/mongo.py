@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,20 +249,21 @@ def base_db(settings: Settings | None = None) -> Database:
 # ------------------------------------------------------------------ which database is live (#19)
 
 POINTER = "_generation"  # collection in the blue database: {_id: "generation", generation, database}
-POINTER_MAX_TIME_MS = 2000
+POINTER_WAIT_S = 1.0  # seconds a pointer read may take when the last live database is known
 _pinned: ContextVar[str | None] = ContextVar("p2p_live_mongodb_database", default=None)
 _last_known: dict[str, str] = {}  # blue database name → the live one last read (used when a read fails)
 
 
 def live_name(base: Database, settings: Settings) -> str:
     """The live database's name, read from the pointer in ``base`` (one find by ``_id``). No pointer
-    (a fresh store, or data from before #19): blue. A failed read: the last one known in this process,
-    else blue; the operation that follows meets the same failure and reports it."""
+    (a fresh store, or data from before #19): blue. A failed read: the last one read or written in this
+    process, else blue; the operation that follows meets the same failure and reports it."""
     known = _last_known.get(base.name)
-    if known is not None and _seen_down(base.client):
-        return known  # the server is down: the operation that follows says so, without a second wait
     try:
-        doc = base[POINTER].find_one({"_id": "generation"}, {"database": 1}, max_time_ms=POINTER_MAX_TIME_MS)
+        # Bounded (server selection included) when there is a fallback: a store that is down costs a
+        # page run one short wait here, and the operation that follows reports it.
+        with pymongo.timeout(POINTER_WAIT_S) if known else nullcontext():
+            doc = base[POINTER].find_one({"_id": "generation"}, {"database": 1})
     except pymongo.errors.PyMongoError:
         return known or base.name
     name = (doc or {}).get("database") or base.name
@@ -272,10 +273,9 @@ def live_name(base: Database, settings: Settings) -> str:
     return name
 
 
-def _seen_down(client: MongoClient) -> bool:
-    """The client's last contact with every server failed (not merely: no contact yet, as on a new client)."""
-    servers = client.topology_description.server_descriptions().values()
-    return bool(servers) and all(sd.error is not None for sd in servers)
+def remember_live(base_name: str, database: str) -> None:
+    """The process that flips the pointer knows the new live database at once (its fallback, above)."""
+    _last_known[base_name] = database
 
 
 @contextmanager
