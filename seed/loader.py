@@ -135,26 +135,44 @@ def current_counts(*, fresh: bool = True) -> dict[str, int]:
 def _clear(target: Database, progress: ProgressCallback) -> float:
     """The generation before the live one, cleared from ``target``. Returns the seconds it took."""
     start = time.perf_counter()
+    steps = 0
     progress(Progress("mongodb", "clearing", 0, 0))
 
-    def step(deleted: int) -> None:
-        progress(Progress("mongodb", "clearing", deleted, 0))
+    def step(_: str) -> None:
+        nonlocal steps
+        steps += 1
+        progress(Progress("mongodb", "clearing", steps, 0))
         _fault("clearing")
 
-    cleared = generation.clear_database(target, step)
-    progress(Progress("mongodb", "clearing", cleared, cleared))
+    generation.clear_database(target, step)
+    progress(Progress("mongodb", "clearing", steps, steps))
     return time.perf_counter() - start
+
+
+def _create_empty(target: Database, spec: mongo.CollectionSpec) -> None:
+    """``spec``'s collection, new and empty, with its validator. A write still in flight from a killed
+    run can land after the clearing and re-create the collection with documents: dropped again."""
+    for _ in range(3):
+        try:
+            target.create_collection(spec.name, validator=spec.validator, validationLevel="strict",
+                                     validationAction="error")
+        except pymongo.errors.CollectionInvalid:
+            pass  # re-created by such a write: dropped below
+        else:
+            if target[spec.name].find_one({}, {"_id": 1}) is None:
+                return
+        with pymongo.timeout(generation.CLEAR_STEP_TIMEOUT_S):
+            target.drop_collection(spec.name)
+        time.sleep(1.0)
+    raise SeedFailed(f"{target.name}.{spec.name} kept getting documents after it was cleared; nothing was "
+                     "swapped: the previous data is live.")
 
 
 def _stage(target: Database, data: Dataset, progress: ProgressCallback) -> int:
     """``target``'s collections created with their validators, filled, then indexed. Returns the
     documents written."""
     for spec in mongo.COLLECTIONS:
-        target.create_collection(spec.name, validator=spec.validator, validationLevel="strict",
-                                 validationAction="error")
-        if target[spec.name].find_one({}, {"_id": 1}) is not None:  # never load on top of old documents
-            raise SeedFailed(f"{target.name}.{spec.name} still holds documents after it was cleared; nothing "
-                             "was swapped: the previous data is live.")
+        _create_empty(target, spec)
     written = 0
     for name, attr in MONGO_PLAN:
         docs = getattr(data, attr)

@@ -21,9 +21,9 @@ scale 100 on the embedded server, which copies every document under its global l
   so :func:`recover` points MongoDB at the complete database built for it (roll forward). Until
   then :func:`state` reports the stores on different generations (the health report shows it).
 
-The database not live keeps the previous generation until the next reseed clears it (in bounded
-batches, so readers on the live one are never stalled long): a process that read the pointer
-just before a swap finishes its page run on complete, if old, data.
+The database not live keeps the previous generation until the next reseed clears it (an index at a
+time, then the collection, so a reader of the live one meets short stalls, not one long one): a
+process that read the pointer just before a swap finishes its page run on complete, if old, data.
 
 Long maintenance work runs on :func:`maintenance_db`, a client without a socket timeout; each step
 is bounded by ``pymongo.timeout`` sized for the work (a client-side deadline and the server's
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 424242  # pg_advisory_lock key held by every reseed, reset and recovery
 META = mongo.POINTER  # in the blue database: {_id: "generation"} (the pointer) and, during a swap, {_id: "swap"}
 PG_KEY = "data_generation"  # system_configs key
-CLEAR_BATCH = 2000  # documents deleted per command when a database is cleared (each holds the server briefly)
+CLEAR_STEP_TIMEOUT_S = 600.0  # one index or collection drop (the embedded server deletes row by row)
 
 
 def new_id() -> str:
@@ -73,26 +73,28 @@ def other_database(base: Database, settings: Settings | None = None) -> Database
     return base.client[next(n for n in settings.mongodb_dbs if n != live)]
 
 
-def clear_database(db: Database, progress: Callable[[int], None] | None = None) -> int:
-    """Every collection of ``db`` emptied in batches of :data:`CLEAR_BATCH` and then dropped (the
-    embedded server deletes under its global lock: one drop of 50,000 documents would stall every
-    reader for seconds). Safe to repeat after a kill. Returns the documents deleted."""
-    deleted = 0
+def clear_database(db: Database, progress: Callable[[str], None] | None = None) -> list[str]:
+    """Every collection of ``db`` dropped, its secondary indexes first, one at a time: the embedded
+    server deletes under its global lock, so this splits the stall a reader may meet into pieces
+    (measured at scale 100: the use cases' drop alone 5.5 s, most of it the 2dsphere index; deleting
+    in batches by ``_id`` was 20 times slower, a range on ``_id`` is a collection scan there). Safe to
+    repeat after a kill. Returns the collections dropped."""
+    dropped = []
     for name in db.list_collection_names():
         if name == META or name.startswith("system."):  # the pointer lives in blue; never cleared
             continue
-        coll = db[name]
-        while True:
-            with pymongo.timeout(120):
-                ids = [d["_id"] for d in coll.find({}, {"_id": 1}).limit(CLEAR_BATCH)]
-                if not ids:
-                    break
-                deleted += coll.delete_many({"_id": {"$in": ids}}).deleted_count
-            if progress:
-                progress(deleted)
-        with pymongo.timeout(120):
+        for index in db[name].list_indexes():
+            if index["name"] != "_id_":
+                with pymongo.timeout(CLEAR_STEP_TIMEOUT_S):
+                    db[name].drop_index(index["name"])
+                if progress:
+                    progress(f"{name}.{index['name']}")
+        with pymongo.timeout(CLEAR_STEP_TIMEOUT_S):
             db.drop_collection(name)
-    return deleted
+        dropped.append(name)
+        if progress:
+            progress(name)
+    return dropped
 
 
 # ------------------------------------------------------------------ the maintenance client
