@@ -2,13 +2,15 @@
 ``python tests/perf/bench_reseed.py --scale 20 [--scale 100] [--runs N] [--up-runs 5] [--json]``.
 
 On a throw-away embedded data dir (or DATABASE_URL / MONGODB_URL when set), prints one JSON object:
-- per scale: the reseed's phases (prepare, MongoDB staging load + indexes, PostgreSQL transaction,
-  renames) beside the floor measured on the same servers in the same run: the same documents written
+- per scale: the reseed's phases (prepare, clearing the generation before the live one, MongoDB load +
+  indexes in the database not live, PostgreSQL transaction, the pointer flip) beside the floor
+  measured on the same servers in the same run: the same documents written
   bare with ``insert_many`` into collections created with the same validators, then the same indexes,
   and the same rows ``COPY``ed into a table like ``users``;
 - ``runs`` reseeds at that scale, the failures among them;
-- the swap: how long the app read a mix of old and new (first to last collection flipped), the
-  slowest page read (the Data admin page's counts) while the swap ran, and reads that failed;
+- the swap: how long the app read a mix of old and new (PostgreSQL committed, pointer not yet flipped),
+  the slowest page read (the Data admin page's counts) while the swap ran and before it, and reads
+  that failed;
 - the warm ``python -m p2p_store up`` time (servers stopped, data dir existing), median of ``up_runs``.
 """
 
@@ -138,6 +140,8 @@ def bench_scale(scale: int, random_seed: int, runs: int) -> dict:
                               "ratio_floor_over_ours": round(floor_total / stores_s, 2) if stores_s else None},
         "median_total_s": round(statistics.median(r["total_s"] for r in ok), 3) if ok else None,
         "median_swap_s": round(statistics.median(r["swap_s"] for r in ok), 3) if ok else None,
+        "median_clear_s": round(statistics.median(r["clear_s"] or 0 for r in ok), 3) if ok else None,
+        "median_stage_s": round(statistics.median(r["mongodb_stage_s"] or 0 for r in ok), 3) if ok else None,
         "max_slowest_read_in_swap_s": max((r["slowest_read_in_swap_s"] for r in ok), default=None),
         "failed_reads_total": sum(r["failed_reads"] for r in runs_out),
     }
