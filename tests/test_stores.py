@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from p2p_store.errors import StoreUnavailable
 from p2p_store.stores import local, mongo, pg, ready, retry
 from p2p_store.stores.models import User
+from tests.app_process import stop_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_ID_PREFIX = "zz-test-stores-"  # every document a test here writes; removed by the test itself
@@ -53,16 +54,6 @@ def _start_secantus(port: int, storage: Path) -> subprocess.Popen:
          "--storage-path", str(storage), "--log-level", "WARNING"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
     )
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -183,7 +174,7 @@ def test_mongo_client_recovers_after_server_restart(stores, settings, tmp_path):
         client = mongo.make_client(f"mongodb://127.0.0.1:{port}/?directConnection=true", settings)
 
         def restart() -> None:
-            _stop(private[-1])
+            stop_app(private[-1])
             private.append(_start_secantus(port, tmp_path / "mongo"))
     else:
         root = local.data_dir(settings)
@@ -217,7 +208,7 @@ def test_mongo_client_recovers_after_server_restart(stores, settings, tmp_path):
         if private:
             client.close()
         for proc in private:
-            _stop(proc)
+            stop_app(proc)
 
 
 # --------------------------------------------------------------------------- waiting for stores
@@ -240,7 +231,7 @@ def test_wait_for_a_store_that_starts_3s_late(tmp_path):
         late.join()
         client.close()
         for proc in started:
-            _stop(proc)
+            stop_app(proc)
     assert started, "the late server was never started"
     assert 3.0 <= elapsed < 30
 

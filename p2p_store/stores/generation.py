@@ -61,11 +61,6 @@ def new_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def live_database(base: Database, settings: Settings | None = None) -> Database:
-    """The live database on ``base``'s client (``base``: the blue database, home of the pointer)."""
-    return base.client[mongo.live_name(base, settings or get_settings())]
-
-
 def other_database(base: Database, settings: Settings | None = None) -> Database:
     """The database that is not live: where the next reseed builds."""
     settings = settings or get_settings()
