@@ -5,8 +5,13 @@ Profile from both stores, role, active state, password reset, delete, sign-ins b
 The page keeps the version of the account it shows (``SNAPSHOT``) until this admin writes or asks for
 the current version: a click always reaches the control it was made on (a control keyed on a version
 read afresh in the click's own run would lose the click), a change by someone else meanwhile is a
-conflict, never silently overwritten, and every control's key carries that version, so after a write
+conflict, never silently overwritten, and every input's key carries that version, so after a write
 the widgets start from the values now stored, with nothing left over from the previous action (#15.3).
+A one-click action (deactivate, reactivate, a temporary password) is keyed by the person and what it
+does, not by the version: a click made on it while the run after a write is still redrawing the page
+reaches the redrawn button (keyed by the version, that click was lost and the person had to click
+again, #17), and a button whose action no longer applies ("Deactivate" once inactive) is not drawn,
+so the click does nothing.
 """
 
 from __future__ import annotations
@@ -144,7 +149,7 @@ def _role_and_state(me: auth.SignedIn, person: dict, v: str) -> None:
         else:
             st.caption("Inactive: cannot sign in. Reactivating lets them sign in again.")
         verb = "Deactivate" if person["is_active"] else "Reactivate"
-        if st.button(f"{verb} {bidi(person['full_name'])}", key=f"p_active_{v}",
+        if st.button(f"{verb} {bidi(person['full_name'])}", key=f"p_{verb.lower()}_{person['id']}",
                      icon=":material/person_off:" if person["is_active"] else ":material/person_check:"):
             done = act(lifecycle.set_active, actor_id=me.user_id, user_id=person["id"],
                        active=not person["is_active"], expected_version=person["version"])
@@ -152,7 +157,7 @@ def _role_and_state(me: auth.SignedIn, person: dict, v: str) -> None:
                 state = "active" if done["is_active"] else "inactive"
                 after_write(f"{bidi(person['full_name'])} is now {state}"
                             + (f" ({done['sessions_ended']} sign-in(s) ended)" if not done["is_active"] else ""))
-        if st.button("Issue a temporary password", key=f"p_reset_{v}", icon=":material/key:"):
+        if st.button("Issue a temporary password", key=f"p_reset_{person['id']}", icon=":material/key:"):
             done = act(lifecycle.reset_password, actor_id=me.user_id, user_id=person["id"])
             if done:
                 st.session_state[RESULT_KEY] = done

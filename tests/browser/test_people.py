@@ -11,7 +11,7 @@ import psycopg
 from PIL import Image
 
 from seed.dataset import user_id_for
-from tests.browser.helpers import go, open_app, sign_out, wait_idle
+from tests.browser.helpers import go, open_app, pick, sign_out, wait_idle
 from tests.browser.test_sessions import _db_url, sign_in_demo
 
 MOHAMMED = "mohammed.rashid@gulfplastics.sa"
@@ -54,6 +54,41 @@ def test_deactivate_reactivate_deactivate_on_one_screen(page, app_url):
     page.get_by_role("button", name="Reactivate").click()  # leave him active for the other tests
     page.locator('[data-testid="stToast"]').filter(has_text="is now active").last.wait_for()
     wait_idle(page)
+    sign_out(page)
+
+
+def _role(app_url) -> str:
+    with psycopg.connect(_db_url(app_url)) as conn:
+        return conn.execute("SELECT role FROM users WHERE email = %s", (MOHAMMED,)).fetchone()[0]
+
+
+def test_a_click_made_while_the_page_redraws_after_a_write_counts(page, app_url):
+    """Save a role, then at once (no waiting for the run after the write) deactivate: both take
+    effect, each with one click. Keyed by the account's version, the Deactivate button redrawn after
+    the role change was a new widget, and a click on the old one — still on screen while the page
+    redraws — was lost (found at scale 100, #17)."""
+    open_app(page, app_url["url"])
+    sign_in_demo(page, "Ahmed")
+    _open_mohammed(page)
+    role = _role(app_url)
+    new_role = "user" if role != "user" else "member"
+    before = {a: _audit(app_url, a) for a in ("change_role", "deactivate")}
+    pick(page, "New role", new_role)
+    page.get_by_role("button", name="Save role").click()
+    page.get_by_role("button", name="Deactivate").click()  # no wait: the page is still redrawing
+    page.get_by_role("button", name="Reactivate").wait_for()
+    wait_idle(page)
+    assert _audit(app_url, "change_role") == before["change_role"] + 1
+    assert _audit(app_url, "deactivate") == before["deactivate"] + 1
+    assert _role(app_url) == new_role
+    # Leave him as he was for the other tests.
+    page.get_by_role("button", name="Reactivate").click()
+    page.get_by_role("button", name="Deactivate").wait_for()
+    pick(page, "New role", role)
+    page.get_by_role("button", name="Save role").click()
+    page.locator('[data-testid="stToast"]').filter(has_text="→ " + role).last.wait_for()
+    wait_idle(page)
+    assert _role(app_url) == role
     sign_out(page)
 
 

@@ -59,13 +59,24 @@ def _point_pixels(png: bytes, palette) -> int:
     return int(np.logical_or.reduce(near).sum())
 
 
-def settle(page, started_running_within_s: float = 3.0) -> None:
-    """Wait for the script run a click started to end (it may have ended before we looked)."""
+def settle(page, started_running_within_s: float = 3.0, quiet_s: float = 0.2) -> float:
+    """Wait for the script run a click started to end (it may have ended before we looked), and for
+    the run an ``st.rerun()`` after a write starts ~40 ms later: not running for ``quiet_s``.
+    Returns when (``time.perf_counter()``) the last run was seen ending."""
     deadline = time.monotonic() + started_running_within_s
     while time.monotonic() < deadline and page.evaluate(_STATE_JS) != "running":
         page.wait_for_timeout(20)
-    page.wait_for_function("() => document.querySelector('[data-test-script-state]')"
-                           "?.getAttribute('data-test-script-state') !== 'running'", timeout=STEP_TIMEOUT_MS)
+    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
+    ended = None
+    while time.monotonic() < deadline:
+        if page.evaluate(_STATE_JS) == "running":
+            ended = None
+        elif ended is None:
+            ended = time.perf_counter()
+        elif time.perf_counter() - ended >= quiet_s:
+            return ended
+        page.wait_for_timeout(20)
+    raise TimeoutError("the script run did not end")
 
 
 def drawn(page, palette, before: bytes | None = None) -> bytes:
@@ -97,8 +108,8 @@ def walk(browser, url: str, palette, person: tuple[str, str]) -> dict[str, float
         def timed(name, action, until):
             start = time.perf_counter()
             action()
-            settle(page)  # the app's part: the script run the click started is over
-            times[name + RUN_SUFFIX] = round(time.perf_counter() - start, 3)
+            ended = settle(page)  # the app's part: the script run the click started is over
+            times[name + RUN_SUFFIX] = round(ended - start, 3)
             until()  # the browser's part: drawn (the map: points on the canvas), toast shown
             times[name] = round(time.perf_counter() - start, 3)
 
