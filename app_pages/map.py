@@ -22,13 +22,18 @@ from p2p_store.community import stats, use_cases
 
 me = shell.page_guard(stores=("postgresql", "mongodb"))
 
-# The outline is loaded by the browser from Streamlit's static files (server.enableStaticServing) and
-# cached there: a rerun, a filter or a layer switch resends only the points, never 110 kB of outline
-# (#17). The file is made by scripts/build_outlines.py; tests/test_map_page.py checks it is current.
+# The outline and its borders are loaded by the browser from Streamlit's static files
+# (server.enableStaticServing) and cached there: a rerun, a filter or a layer switch resends only the
+# points, never 350 kB of outline (#17). The borders are line segments drawn by a LineLayer, not the
+# outline's stroke: on a software GPU the stroke's path shader cost the first visit ~1.5 s
+# (docs/benchmarks.md). Both files are made by scripts/build_outlines.py; tests/test_map_page.py checks
+# they are current.
 OUTLINE_URL = "app/static/region_outline.json"
+BORDERS_URL = "app/static/region_borders.json"
 MAP_HEIGHT = 560  # px
 MAP_WIDTH_GUESS = 400  # px: a phone-width map column (#17), so the whole country fits at 400 px as at 1400 px
-POINTS, SELECTED, OUTLINE, LABELS = "use-cases", "selected-case", "region-outline", "city-labels"
+POINTS, SELECTED, OUTLINE, BORDERS, LABELS = "use-cases", "selected-case", "region-outline", "region-borders", \
+    "city-labels"
 DENSITY = {"clusters": "Clusters", "points": "Points", "hexagons": "Hexagon density", "heatmap": "Heatmap"}
 NEAR_CIRCLE, CLUSTERS, CLUSTER_COUNTS = "near-circle", "use-case-clusters", "cluster-counts"
 CLUSTER_FROM = 300  # mapped cases from which the map opens on clusters rather than single points
@@ -229,10 +234,11 @@ def build_deck(points: list[dict[str, Any]], *, mode: str, view: pdk.ViewState,
     """Outline under everything, then the near search's circle, density (hexagons/heatmap) or
     clusters, the points, the ring around the open case, and the city labels on top."""
     layers = [pdk.Layer(
-        "GeoJsonLayer", id=OUTLINE, data=OUTLINE_URL, stroked=True, filled=True, pickable=False,
+        "GeoJsonLayer", id=OUTLINE, data=OUTLINE_URL, stroked=False, filled=True, pickable=False,
         # Translucent, so a Carto basemap (when tiles can load) still shows roads through it.
-        get_fill_color="properties.is_saudi ? [236, 220, 180, 200] : [214, 216, 220, 170]",
-        get_line_color=[110, 110, 110, 220], line_width_min_pixels=1, line_width_max_pixels=1.5)]
+        get_fill_color="properties.is_saudi ? [236, 220, 180, 200] : [214, 216, 220, 170]"), pdk.Layer(
+        "LineLayer", id=BORDERS, data=BORDERS_URL, get_source_position="s", get_target_position="t",
+        get_color=[110, 110, 110, 220], get_width=1, width_units=String("pixels"), pickable=False)]
     if near is not None:  # the radius search drawn as what it is: a circle around its centre
         layers.append(pdk.Layer(
             "ScatterplotLayer", id=NEAR_CIRCLE, data=[{"lon": near[0], "lat": near[1]}], get_position=["lon", "lat"],

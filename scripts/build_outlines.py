@@ -17,8 +17,9 @@ How to rerun
     python3 scripts/build_outlines.py /tmp/atlas/package/countries-10m.json \\
         seed/geo/region_outline.geojson
 
-It also writes static/region_outline.json, the simplified outline the map page loads by URL
-(``python3 scripts/build_outlines.py -`` rewrites only that one from the existing GeoJSON).
+It also writes static/region_outline.json, the simplified outline the map page loads by URL, and
+static/region_borders.json, its edges as line segments (``python3 scripts/build_outlines.py -``
+rewrites only those two from the existing GeoJSON).
 
 The script uses only the Python standard library: it decodes the TopoJSON
 itself (quantized, delta-encoded arcs; Polygon and MultiPolygon geometries),
@@ -165,14 +166,19 @@ def main() -> None:
     write_map_outline(args.output)
 
 
-def write_map_outline(source: Path, target: Path = Path("static/region_outline.json")) -> None:
-    """The simplified outline the map page loads by URL (tests/test_map_page.py checks it is current)."""
+def write_map_outline(source: Path, target: Path = Path("static/region_outline.json"),
+                      borders: Path = Path("static/region_borders.json")) -> None:
+    """The simplified outline and its border lines, which the map page loads by URL
+    (tests/test_map_page.py checks both are current)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from p2p_store.community.geometry import map_outline_json
+    from p2p_store.community.geometry import map_borders_json, map_outline_json
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(map_outline_json(source.read_text(encoding="utf-8")), encoding="utf-8")
+    outline = map_outline_json(source.read_text(encoding="utf-8"))
+    target.write_text(outline, encoding="utf-8")
     print(f"wrote the map's simplified outline, {target.stat().st_size / 1024:.0f} KB -> {target}")
+    borders.write_text(map_borders_json(outline), encoding="utf-8")
+    print(f"wrote the map's border lines, {borders.stat().st_size / 1024:.0f} KB -> {borders}")
 
 
 if __name__ == "__main__":

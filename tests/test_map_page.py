@@ -88,8 +88,10 @@ def test_map_draws_every_demo_case_over_the_outline(demo_map):
     at = open_map()
     spec = deck(at)
     types = {lay["id"]: lay["@@type"] for lay in spec["layers"]}
-    assert types == {"region-outline": "GeoJsonLayer", "use-cases": "ScatterplotLayer", "city-labels": "TextLayer"}
-    assert [lay["id"] for lay in spec["layers"]] == ["region-outline", "use-cases", "city-labels"]  # outline under
+    assert types == {"region-outline": "GeoJsonLayer", "region-borders": "LineLayer", "use-cases": "ScatterplotLayer",
+                     "city-labels": "TextLayer"}
+    # outline and borders under the points, labels on top
+    assert [lay["id"] for lay in spec["layers"]] == ["region-outline", "region-borders", "use-cases", "city-labels"]
     pts = points(at)
     assert len(pts) == 17 and len({p["id"] for p in pts}) == 17
     # Tooltip fields are flat (pydeck reads no nested keys) and every template field is on every point.
@@ -100,6 +102,9 @@ def test_map_draws_every_demo_case_over_the_outline(demo_map):
     assert {p["kind_label"] for p in pts} == {"Basic", "Detailed case study"}
     # The outline works without a token or tiles: the browser loads it from the app's own static files.
     assert layer(at, "region-outline")["data"] == "app/static/region_outline.json"
+    # Borders are a LineLayer of their own (the outline's stroke cost a software GPU ~1.5 s, #17).
+    assert layer(at, "region-outline")["stroked"] is False
+    assert layer(at, "region-borders")["data"] == "app/static/region_borders.json"
     labels = {d["name"] for d in layer(at, "city-labels")["data"]}
     assert {"Riyadh", "Jeddah", "Dammam", "Jubail", "Yanbu"} <= labels
     # Unfiltered, the view is Saudi Arabia.
@@ -323,7 +328,7 @@ def test_radius_search_draws_its_circle_and_fits_it(demo_map):
     assert circle["data"] == [{"lon": lon, "lat": lat}]
     assert circle["getRadius"] == 120_000 and circle["radiusUnits"] == "meters"
     ids = [lay["id"] for lay in deck(at)["layers"]]
-    assert ids.index("region-outline") < ids.index("near-circle") < ids.index("use-cases")  # under the points
+    assert ids.index("region-borders") < ids.index("near-circle") < ids.index("use-cases")  # under the points
     assert layer(open_map(), "near-circle") is None
 
 
@@ -362,16 +367,25 @@ def test_time_slider_narrows_map_and_table(demo_map):
 
 
 def test_the_served_outline_is_the_simplified_source_and_static_serving_is_on():
-    """``static/region_outline.json`` is what scripts/build_outlines.py makes from seed/geo (a drifted
-    copy fails here), Saudi Arabia and its neighbours are in it, and the app serves static files."""
+    """``static/region_outline.json`` and ``static/region_borders.json`` are what
+    scripts/build_outlines.py makes from seed/geo (a drifted copy fails here), Saudi Arabia and its
+    neighbours are in it, every border edge is a segment of it, and the app serves static files."""
     import tomllib
 
-    from p2p_store.community.geometry import map_outline_json
+    from p2p_store.community.geometry import map_borders_json, map_outline_json
 
     root = Path(__file__).resolve().parent.parent
     served = (root / "static" / "region_outline.json").read_text(encoding="utf-8")
     source = (root / "seed" / "geo" / "region_outline.geojson").read_text(encoding="utf-8")
     assert served == map_outline_json(source), "run: python3 scripts/build_outlines.py -"
+    borders = (root / "static" / "region_borders.json").read_text(encoding="utf-8")
+    assert borders == map_borders_json(served), "run: python3 scripts/build_outlines.py -"
+    segments = json.loads(borders)
+    edges = {(tuple(a), tuple(b)) for f in json.loads(served)["features"] for poly in f["geometry"]["coordinates"]
+             for ring in poly for a, b in zip(ring, ring[1:], strict=False) if a != b}
+    drawn = {(tuple(s["s"]), tuple(s["t"])) for s in segments}
+    assert all(e in drawn or e[::-1] in drawn for e in edges)  # every edge drawn ...
+    assert len(segments) == len(drawn) and not any((t, s) in drawn for s, t in drawn)  # ... once
     features = json.loads(served)["features"]
     assert [f["properties"]["name"] for f in features if f["properties"]["is_saudi"]] == ["Saudi Arabia"]
     assert len(features) > 10 and len(served) < 150_000

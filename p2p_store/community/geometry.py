@@ -15,6 +15,26 @@ def map_outline_json(source: str) -> str:
     return json.dumps(simplify_outlines(json.loads(source), OUTLINE_TOLERANCE), separators=(",", ":")) + "\n"
 
 
+def map_borders_json(outline: str) -> str:
+    """The map's border lines (``static/region_borders.json``) from the map's outline file's text: every
+    ring's edges as ``{"s": [lon, lat], "t": [lon, lat]}`` segments, a border two countries share kept
+    once. Drawn by a LineLayer instead of the outline's own stroke: on a software GPU, compiling the
+    path shader of a GeoJsonLayer's stroke made the map's first visit ~1.5 s slower (#17,
+    docs/benchmarks.md)."""
+    seen: set[tuple[tuple[float, float], tuple[float, float]]] = set()
+    segments = []
+    for feature in json.loads(outline)["features"]:
+        for polygon in feature["geometry"]["coordinates"]:
+            for ring in polygon:
+                for a, b in zip(ring, ring[1:], strict=False):
+                    edge = (tuple(a), tuple(b))
+                    if a == b or edge in seen or edge[::-1] in seen:
+                        continue
+                    seen.add(edge)
+                    segments.append({"s": a, "t": b})
+    return json.dumps(segments, separators=(",", ":")) + "\n"
+
+
 def simplify_ring(ring: list[list[float]], tolerance: float) -> list[list[float]]:
     """Douglas-Peucker on one ring (iterative): drop points closer than ``tolerance`` to the chord."""
     if len(ring) < 4:
