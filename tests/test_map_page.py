@@ -4,6 +4,7 @@ the link, the chart and the table) with the details and the other version, and b
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -382,7 +383,7 @@ def test_the_served_outline_is_the_simplified_source_and_static_serving_is_on():
     assert borders == map_borders_json(served), "run: python3 scripts/build_outlines.py -"
     segments = json.loads(borders)
     edges = {(tuple(a), tuple(b)) for f in json.loads(served)["features"] for poly in f["geometry"]["coordinates"]
-             for ring in poly for a, b in zip(ring, ring[1:], strict=False) if a != b}
+             for ring in poly for a, b in itertools.pairwise(ring) if a != b}
     drawn = {(tuple(s["s"]), tuple(s["t"])) for s in segments}
     assert all(e in drawn or e[::-1] in drawn for e in edges)  # every edge drawn ...
     assert len(segments) == len(drawn) and not any((t, s) in drawn for s, t in drawn)  # ... once

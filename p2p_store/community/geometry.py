@@ -3,6 +3,7 @@ page ships ~110 kB of country outlines instead of ~360 kB (#13: geometry lives i
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -26,7 +27,7 @@ def map_borders_json(outline: str) -> str:
     for feature in json.loads(outline)["features"]:
         for polygon in feature["geometry"]["coordinates"]:
             for ring in polygon:
-                for a, b in zip(ring, ring[1:], strict=False):
+                for a, b in itertools.pairwise(ring):
                     edge = (tuple(a), tuple(b))
                     if a == b or edge in seen or edge[::-1] in seen:
                         continue
