@@ -111,7 +111,7 @@ def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
 def refresh_after_write() -> None:
     """After any write the person made: every cached read is stale."""
     st.cache_data.clear()
-    stats.invalidate()  # the figure cache refreshes now; the writer's next run waits for it (#17)
+    stats.invalidate()  # figures are out of date: the next read refreshes one and waits for it (#17)
 
 
 def notify(message: str, icon: str = ":material/check_circle:") -> None:

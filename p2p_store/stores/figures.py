@@ -2,8 +2,13 @@
 
 A value older than ``max_age`` is served as it is while ONE background refresh (single-flight per
 key) recomputes it; callers show the time "as of". :func:`invalidate` (called after any write the
-person makes, and after a reseed in this process) starts every refresh at once and the next read
-waits for it up to ``wait_s``, so the writer's next run sees the new figures. Another replica sees
+person makes, and after a reseed in this process) marks every figure out of date; the next read of
+one starts its refresh and waits for it up to ``wait_s``, so the writer's next run sees the new
+figures. Refreshes start on that read, not at the write: at scale 100 refreshing every figure after
+every write (the drift report, the map's view and the collection sizes each read a whole collection)
+held the embedded server's lock for seconds after each click, so the very next run, which seldom
+reads a figure, waited behind them (a deactivate 2.9 s; ten sessions timed out, #17), and writes in
+a row each paid for them again. Another replica sees
 them at most ``max_age`` + one refresh later (60 s + the computation), except after a reseed: a figure
 remembers which MongoDB database (blue or green, #19) it was computed on, and once another is live
 the next read treats it as written. See docs/architecture.md.
@@ -68,7 +73,6 @@ class FigureCache:
         self.max_age_s, self.wait_s = max_age_s, wait_s
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
-        self._computers: dict[str, Callable[[], Any]] = {}
         self._generation = 0
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="figures")
 
@@ -96,7 +100,6 @@ class FigureCache:
         background refresh are logged and the old value stays."""
         live = _live_database()
         with self._lock:
-            self._computers[key] = compute
             entry = self._entries.setdefault(key, _Entry())
             have = entry.as_of is not None
             current = entry.generation == self._generation and (live is None or entry.source in (None, live))
@@ -114,12 +117,10 @@ class FigureCache:
             return Cached(entry.value, entry.as_of, refreshing)
 
     def invalidate(self) -> None:
-        """After a write: every figure is out of date; refreshes start now, in the background."""
+        """After a write: every figure is out of date. Nothing is computed now; the next read of a
+        figure refreshes it (once, however many writes came before) and waits for it up to ``wait_s``."""
         with self._lock:
             self._generation += 1
-            for key, entry in self._entries.items():
-                if entry.as_of is not None and key in self._computers:
-                    self._start(key, entry, self._computers[key])
 
     def clear(self) -> None:
         """Forget every figure (tests and benchmarks: the next read computes)."""
