@@ -107,10 +107,14 @@ def walk(browser, url: str, palette, person: tuple[str, str]) -> dict[str, float
 
         def timed(name, action, until):
             start = time.perf_counter()
-            action()
-            ended = settle(page)  # the app's part: the script run the click started is over
-            times[name + RUN_SUFFIX] = round(ended - start, 3)
-            until()  # the browser's part: drawn (the map: points on the canvas), toast shown
+            try:
+                action()
+                ended = settle(page)  # the app's part: the script run the click started is over
+                times[name + RUN_SUFFIX] = round(ended - start, 3)
+                until()  # the browser's part: drawn (the map: points on the canvas), toast shown
+            except Exception as exc:  # which step failed, after how long
+                raise RuntimeError(f"{name} after {time.perf_counter() - start:.0f} s: "
+                                   f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}") from exc
             times[name] = round(time.perf_counter() - start, 3)
 
         nav = page.locator('[data-testid="stSidebarNav"]')
