@@ -6,6 +6,7 @@ switch and a tooltip near the right edge."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
@@ -20,42 +21,53 @@ from tests.app_process import CHROMIUM_ARGS, start_app, stop_app, wait_health  #
 from tests.perf.bench_browser import _palette, drawn, settle  # noqa: E402
 
 
-def shoot(browser, url: str, out: Path, width: int, height: int, palette) -> None:
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
+async def shoot(browser, url: str, out: Path, width: int, height: int, palette) -> None:
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
     page.set_default_timeout(120_000)
     tag = f"{width}x{height}"
 
-    def visit(query: str) -> None:
+    async def visit(query: str) -> None:
         """A deep link: a new browser session signs in and lands on the linked map view."""
-        page.goto(url + "/map" + query)
-        page.get_by_role("button", name="Sign in as Sara").click()
-        page.get_by_role("heading", name="Use-case map").wait_for()
-        settle(page)
-        drawn(page, palette)
-        page.wait_for_timeout(800)
+        await page.goto(url + "/map" + query)
+        await page.get_by_role("button", name="Sign in as Sara").click()
+        await page.get_by_role("heading", name="Use-case map").wait_for()
+        await settle(page)
+        await drawn(page, palette)
+        await page.wait_for_timeout(800)
 
     for name, query in (("open", ""), ("near", "?near=Riyadh&km=250"), ("heatmap", "?layer=Heatmap")):
-        visit(query)
-        page.screenshot(path=str(out / f"map-{name}-{tag}.png"))
-    visit("?layer=Points")
+        await visit(query)
+        await page.screenshot(path=str(out / f"map-{name}-{tag}.png"))
+    await visit("?layer=Points")
     deck = page.locator('[data-testid="stDeckGlJsonChart"]').first
-    box = deck.bounding_box()
-    deck.scroll_into_view_if_needed()
-    box = deck.bounding_box()
+    await deck.scroll_into_view_if_needed()
+    box = await deck.bounding_box()
     # Hover along a line near the right edge until a tooltip shows.
     for dy in range(int(box["height"] * 0.2), int(box["height"] * 0.8), 6):
         for dx in (30, 45, 60, 80, 100):
-            page.mouse.move(box["x"] + box["width"] - dx, box["y"] + dy)
-            page.wait_for_timeout(30)
-            if page.locator(".deck-tooltip").filter(has_text="·").count():
+            await page.mouse.move(box["x"] + box["width"] - dx, box["y"] + dy)
+            await page.wait_for_timeout(30)
+            if await page.locator(".deck-tooltip").filter(has_text="·").count():
                 break
         else:
             continue
         break
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(out / f"map-tooltip-{tag}.png"))
-    context.close()
+    await page.wait_for_timeout(300)
+    await page.screenshot(path=str(out / f"map-tooltip-{tag}.png"))
+    await context.close()
+
+
+async def shoot_all(url: str, out: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        try:
+            for width, height in ((1400, 1000), (400, 800)):
+                await shoot(browser, url, out, width, height, _palette())
+        finally:
+            await browser.close()
 
 
 def main() -> int:
@@ -64,7 +76,6 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "artifacts" / "map")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    from playwright.sync_api import sync_playwright
 
     data_dir = tempfile.mkdtemp(prefix="p2p-map-shots-")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URL", "P2P_ENV")}
@@ -76,11 +87,7 @@ def main() -> int:
     app, url = start_app(env)
     try:
         wait_health(url, app, deadline_s=120)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-            for width, height in ((1400, 1000), (400, 800)):
-                shoot(browser, url, args.out, width, height, _palette())
-            browser.close()
+        asyncio.run(shoot_all(url, args.out))
     finally:
         stop_app(app)
         subprocess.run([py, "-m", "p2p_store", "down"], check=False, cwd=REPO_ROOT, env=env, capture_output=True)
