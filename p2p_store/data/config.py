@@ -75,7 +75,9 @@ def _has_nul(value: Any) -> bool:
 
 
 def _check_key(key: object) -> str:
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
+    # PostgreSQL text cannot hold NUL, so no stored key has one (asked as it was, the lookup failed
+    # as a store error, found by tests/test_hostile_input.py).
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS or "\x00" in key:
         raise NotFound("No such configuration key.")
     return key
 
