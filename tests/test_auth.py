@@ -138,6 +138,29 @@ def test_twenty_parallel_wrong_guesses_reach_the_hash_at_most_the_allowed_number
     assert dict(rows)[auth.account_key(SARA)] == 20
 
 
+def test_ten_people_signing_in_to_one_account_at_once_all_get_in(demo):
+    """A demo room: ten browsers sign in as Sara at the same moment with the right password. Each is
+    signed in; none is told "too many failed sign-ins" (every attempt claimed a slot before any
+    success freed one, so the sixth and later were refused, #17), and no failure is left counted."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(10)
+
+    def attempt(_: int) -> str:
+        barrier.wait()
+        try:
+            return auth.sign_in(email=SARA, password="Member@2025!").token
+        except InvalidInput as exc:
+            return f"refused: {exc}"
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(attempt, range(10)))
+    assert not [a for a in answers if a.startswith("refused")], answers
+    assert len(set(answers)) == 10  # ten sessions
+    assert auth.account_key(SARA) not in dict(_failure_rows())
+
+
 def test_failed_sign_in_stores_no_typed_text(demo):
     typed = "Password-typed-into-the-email-box!"
     with pytest.raises(InvalidInput):

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from p2p_store.accounts.passwords import verify_password
@@ -22,6 +22,9 @@ from p2p_store.stores.models import SignInFailure, User, UserSession
 GENERIC_FAILURE = "Email or password is wrong."
 # Throttling (#14.3). Every attempt first claims a slot in ONE atomic statement (INSERT … ON CONFLICT
 # DO UPDATE … RETURNING), then the password is checked, so parallel guesses cannot all reach the hash.
+# Attempts for one account take turns (a transaction-level advisory lock on its keyed hash, held from
+# the claim to the outcome), so a success frees its slot before the next attempt claims one: ten
+# people signing in to one demo account at once are never told of failures that did not happen (#17).
 FREE_ATTEMPTS = 5  # attempts per account (keyed hash of the email) per window before it waits
 FAILURE_WINDOW = timedelta(minutes=5)  # a locked account waits at most this long: a bounded lock-out
 BURST_ATTEMPTS = 200  # attempts across all accounts per BURST_WINDOW (password spraying)
@@ -102,31 +105,36 @@ def sign_in(*, email: str, password: str, user_agent: str = "", replace_token: s
     if len(email) > MAX_EMAIL or len(password) > MAX_PASSWORD or "\x00" in email:
         raise InvalidInput(GENERIC_FAILURE)
     key = account_key(email)
-    with pg.session_scope() as session:
+    with pg.session_scope() as session:  # its own short transaction: the one burst row is not held long
         burst = _claim_attempt(session, _BURST_KEY, BURST_ATTEMPTS, BURST_WINDOW)
-        wait = burst or _claim_attempt(session, key, FREE_ATTEMPTS, FAILURE_WINDOW)
     if burst:
         raise InvalidInput(f"Too many sign-in attempts right now. Wait {burst} s and try again.")
-    if wait:
-        raise InvalidInput(f"Too many failed sign-ins for this email. Wait {wait} s and try again.")
-    with pg.new_session() as session:
-        user = session.scalar(select(User).where(User.email == email))
-    ok = verify_password(user.password_hash if user else None, password)
-    if not ok or user is None:
-        raise InvalidInput(GENERIC_FAILURE)
-    if not user.is_active:
-        raise InvalidInput("This account is deactivated. Ask an admin to reactivate it.")
     token = secrets.token_urlsafe(32)
     ttl = timedelta(hours=get_settings().session_ttl_hours)
-    with pg.session_scope() as session:
-        if replace_token and isinstance(replace_token, str) and len(replace_token) <= 200:
-            session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(replace_token)))
-        session.add(UserSession(user_id=user.id, token_hash=_token_hash(token), expires_at=_now() + ttl,
-                                user_agent=(user_agent or "")[:MAX_USER_AGENT]))
-        # Core UPDATE: signing in must not bump the optimistic-lock version of the account.
-        session.execute(update(User).where(User.id == user.id).values(last_login_at=_now()))
-        session.execute(delete(SignInFailure).where(SignInFailure.key == key))
-    return SignedIn(str(user.id), user.email, user.full_name, user.role, token, user.must_change_password)
+    refusal = None
+    with pg.session_scope() as session:  # the claim and its outcome in one transaction, one attempt at a time
+        session.execute(select(func.pg_advisory_xact_lock(int(key[:15], 16))))
+        if wait := _claim_attempt(session, key, FREE_ATTEMPTS, FAILURE_WINDOW):
+            refusal = f"Too many failed sign-ins for this email. Wait {wait} s and try again."
+        else:
+            user = session.scalar(select(User).where(User.email == email))
+            if not verify_password(user.password_hash if user else None, password) or user is None:
+                refusal = GENERIC_FAILURE  # the claimed slot stays: a failure
+            elif not user.is_active:
+                refusal = "This account is deactivated. Ask an admin to reactivate it."
+            else:
+                if replace_token and isinstance(replace_token, str) and len(replace_token) <= 200:
+                    session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(replace_token)))
+                session.add(UserSession(user_id=user.id, token_hash=_token_hash(token), expires_at=_now() + ttl,
+                                        user_agent=(user_agent or "")[:MAX_USER_AGENT]))
+                # Core UPDATE: signing in must not bump the optimistic-lock version of the account.
+                session.execute(update(User).where(User.id == user.id).values(last_login_at=_now()))
+                session.execute(delete(SignInFailure).where(SignInFailure.key == key))  # the count starts over
+                signed_in = SignedIn(str(user.id), user.email, user.full_name, user.role, token,
+                                     user.must_change_password)
+    if refusal:  # raised after the commit, so the claim is kept
+        raise InvalidInput(refusal)
+    return signed_in
 
 
 def resolve_session(*, token: str | None) -> SignedIn | None:
