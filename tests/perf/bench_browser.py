@@ -199,8 +199,14 @@ async def walk(browser, url: str, palette, person: tuple[str, str]) -> dict[str,
         await toast("role_save_to_toast", "→ " + new_role, lambda: page.get_by_role("button", name="Save role").click())
         toggle = page.get_by_role("button", name=re.compile(r"(Deactivate|Reactivate) "))
         await toast("deactivate", "is now", lambda: toggle.click())
-    except Exception as exc:  # which step failed
-        raise RuntimeError(f"{step}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}") from exc
+    except Exception as exc:  # which step failed, and what the page showed then
+        shot = Path(tempfile.gettempdir()) / f"bench-browser-failed-{person[0]}.png"
+        try:
+            await page.screenshot(path=str(shot), full_page=True)
+        except Exception:  # noqa: BLE001 - the page may be gone
+            shot = None
+        raise RuntimeError(f"{step}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]} "
+                           f"(screenshot: {shot})") from exc
     finally:
         await context.close()
     return times
