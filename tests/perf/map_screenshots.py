@@ -22,24 +22,27 @@ from tests.perf.bench_browser import _palette, drawn, settle  # noqa: E402
 
 
 async def shoot(browser, url: str, out: Path, width: int, height: int, palette) -> None:
-    context = await browser.new_context(viewport={"width": width, "height": height})
-    page = await context.new_page()
-    page.set_default_timeout(120_000)
     tag = f"{width}x{height}"
 
-    async def visit(query: str) -> None:
-        """A deep link: a new browser session signs in and lands on the linked map view."""
+    async def visit(query: str):
+        """A deep link opened in a new browser session (a fresh context: the sign-in cookie of the last
+        visit would skip the sign-in): sign in and land on the linked map view."""
+        context = await browser.new_context(viewport={"width": width, "height": height})
+        page = await context.new_page()
+        page.set_default_timeout(120_000)
         await page.goto(url + "/map" + query)
         await page.get_by_role("button", name="Sign in as Sara").click()
         await page.get_by_role("heading", name="Use-case map").wait_for()
         await settle(page)
         await drawn(page, palette)
         await page.wait_for_timeout(800)
+        return context, page
 
     for name, query in (("open", ""), ("near", "?near=Riyadh&km=250"), ("heatmap", "?layer=Heatmap")):
-        await visit(query)
+        context, page = await visit(query)
         await page.screenshot(path=str(out / f"map-{name}-{tag}.png"))
-    await visit("?layer=Points")
+        await context.close()
+    context, page = await visit("?layer=Points")
     deck = page.locator('[data-testid="stDeckGlJsonChart"]').first
     await deck.scroll_into_view_if_needed()
     box = await deck.bounding_box()
