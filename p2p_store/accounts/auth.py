@@ -109,32 +109,40 @@ def sign_in(*, email: str, password: str, user_agent: str = "", replace_token: s
         burst = _claim_attempt(session, _BURST_KEY, BURST_ATTEMPTS, BURST_WINDOW)
     if burst:
         raise InvalidInput(f"Too many sign-in attempts right now. Wait {burst} s and try again.")
-    token = secrets.token_urlsafe(32)
-    ttl = timedelta(hours=get_settings().session_ttl_hours)
-    refusal = None
     with pg.session_scope() as session:  # the claim and its outcome in one transaction, one attempt at a time
         session.execute(select(func.pg_advisory_xact_lock(int(key[:15], 16))))
-        if wait := _claim_attempt(session, key, FREE_ATTEMPTS, FAILURE_WINDOW):
-            refusal = f"Too many failed sign-ins for this email. Wait {wait} s and try again."
-        else:
-            user = session.scalar(select(User).where(User.email == email))
-            if not verify_password(user.password_hash if user else None, password) or user is None:
-                refusal = GENERIC_FAILURE  # the claimed slot stays: a failure
-            elif not user.is_active:
-                refusal = "This account is deactivated. Ask an admin to reactivate it."
-            else:
-                if replace_token and isinstance(replace_token, str) and len(replace_token) <= 200:
-                    session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(replace_token)))
-                session.add(UserSession(user_id=user.id, token_hash=_token_hash(token), expires_at=_now() + ttl,
-                                        user_agent=(user_agent or "")[:MAX_USER_AGENT]))
-                # Core UPDATE: signing in must not bump the optimistic-lock version of the account.
-                session.execute(update(User).where(User.id == user.id).values(last_login_at=_now()))
-                session.execute(delete(SignInFailure).where(SignInFailure.key == key))  # the count starts over
-                signed_in = SignedIn(str(user.id), user.email, user.full_name, user.role, token,
-                                     user.must_change_password)
-    if refusal:  # raised after the commit, so the claim is kept
-        raise InvalidInput(refusal)
+        outcome = _check_attempt(session, key, email, password)
+        if isinstance(outcome, User):
+            signed_in = _open_session(session, outcome, key, user_agent, replace_token)
+    if not isinstance(outcome, User):  # raised after the commit, so the claimed slot is kept
+        raise InvalidInput(outcome)
     return signed_in
+
+
+def _check_attempt(session, key: str, email: str, password: str) -> User | str:
+    """Claim one of the account's attempts and check the password: the account, or why not."""
+    if wait := _claim_attempt(session, key, FREE_ATTEMPTS, FAILURE_WINDOW):
+        return f"Too many failed sign-ins for this email. Wait {wait} s and try again."
+    user = session.scalar(select(User).where(User.email == email))
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        return GENERIC_FAILURE  # the claimed slot stays: a failure
+    if not user.is_active:
+        return "This account is deactivated. Ask an admin to reactivate it."
+    return user
+
+
+def _open_session(session, user: User, key: str, user_agent: str, replace_token: str | None) -> SignedIn:
+    """A new session row for ``user`` (replacing this browser's old one); the failure count starts over."""
+    token = secrets.token_urlsafe(32)
+    if replace_token and isinstance(replace_token, str) and len(replace_token) <= 200:
+        session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(replace_token)))
+    session.add(UserSession(user_id=user.id, token_hash=_token_hash(token),
+                            expires_at=_now() + timedelta(hours=get_settings().session_ttl_hours),
+                            user_agent=(user_agent or "")[:MAX_USER_AGENT]))
+    # Core UPDATE: signing in must not bump the optimistic-lock version of the account.
+    session.execute(update(User).where(User.id == user.id).values(last_login_at=_now()))
+    session.execute(delete(SignInFailure).where(SignInFailure.key == key))
+    return SignedIn(str(user.id), user.email, user.full_name, user.role, token, user.must_change_password)
 
 
 def resolve_session(*, token: str | None) -> SignedIn | None:

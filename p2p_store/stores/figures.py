@@ -8,10 +8,11 @@ figures. Refreshes start on that read, not at the write: at scale 100 refreshing
 every write (the drift report, the map's view and the collection sizes each read a whole collection)
 held the embedded server's lock for seconds after each click, so the very next run, which seldom
 reads a figure, waited behind them (a deactivate 2.9 s; ten sessions timed out, #17), and writes in
-a row each paid for them again. Another replica sees
-them at most ``max_age`` + one refresh later (60 s + the computation), except after a reseed: a figure
-remembers which MongoDB database (blue or green, #19) it was computed on, and once another is live
-the next read treats it as written. See docs/architecture.md.
+a row each paid for them again.
+
+Another replica sees them at most ``max_age`` + one refresh later (60 s + the computation), except
+after a reseed: a figure remembers which MongoDB database (blue or green, #19) it was computed on,
+and once another is live the next read treats it as written. See docs/architecture.md.
 
 It lives with the stores because collection sizes are figures too: on the embedded
 MongoDB-protocol server ``estimatedDocumentCount`` is not metadata but a scan of the whole
