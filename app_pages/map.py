@@ -270,16 +270,19 @@ def build_deck(points: list[dict[str, Any]], *, mode: str, view: pdk.ViewState,
             key = (math.floor(p["lon"] / cell), math.floor(p["lat"] / cell))
             per_cell[key] = per_cell.get(key, 0) + 1
         points = [p for p in points if per_cell[(math.floor(p["lon"] / cell), math.floor(p["lat"] / cell))] == 1]
+    # The density layers get positions only (``-``: the datum itself), not the points' tooltip records
+    # a second time: the heatmap deck at scale 20 was 1.1 MB, half of it that copy (#17).
+    positions = [[p["lon"], p["lat"]] for p in points] if mode in ("hexagons", "heatmap") else []
     if mode == "hexagons":
         layers.append(pdk.Layer(
-            "HexagonLayer", id="use-case-density", data=points, get_position=["lon", "lat"],
+            "HexagonLayer", id="use-case-density", data=positions, get_position="-",
             radius=hexagon_radius_m(view), coverage=0.92, extruded=False, opacity=0.7, pickable=False,
             # ColorBrewer OrRd without its palest steps, which vanish on the sand fill.
             color_range=[[253, 212, 158], [253, 187, 132], [252, 141, 89], [239, 101, 72], [215, 48, 31],
                          [153, 0, 0]]))
     elif mode == "heatmap":
         layers.append(pdk.Layer(
-            "HeatmapLayer", id="use-case-heat", data=points, get_position=["lon", "lat"], get_weight=1,
+            "HeatmapLayer", id="use-case-heat", data=positions, get_position="-", get_weight=1,
             radius_pixels=45, intensity=1.2, threshold=0.05, opacity=0.75, pickable=False,
             # deck.gl's default 2048×2048 weights texture cost 2.5 s of software-GPU time per redraw in
             # headless Chromium (layer switch 2.7 → 1.3 s, #17); 512 looks the same at this map's size.

@@ -90,21 +90,38 @@ def pick(page, label: str, option: str) -> None:
 # the canvas' React fiber. Reading it gives the deck's own state: whether it is initialised, the
 # view state it draws with, whether every layer has loaded and whether a redraw is still pending.
 
-_DECK_JS = """
-async ([layerId, want]) => {
+_FIND_DECK_JS = """
+const findDeck = () => {  // the map's Deck and the JSON spec the page sent, or nulls
   const root = document.querySelector('[data-testid="stDeckGlJsonChart"]');
   const canvas = root && root.querySelector('canvas');
-  if (!canvas) return {settled: false, why: 'no canvas'};
+  if (!canvas) return {canvas: null, deck: null, json: null};
   const key = Object.keys(canvas).find(k => k.startsWith('__reactFiber$'));
   let deck = null, json = null;
-  for (let f = key && canvas[key]; f && !(deck && json); f = f.return) {
+  for (let f = key && canvas[key]; f && !deck; f = f.return) {
     for (let h = f.memoizedState; h && typeof h === 'object' && 'next' in h && !deck; h = h.next) {
       const cur = h.memoizedState && h.memoizedState.current;
       if (cur && cur.deck && typeof cur.deck.pickObject === 'function') deck = cur.deck;
     }
-    const p = f.memoizedProps;
-    if (!json && p && p.element && typeof p.element.json === 'string') json = p.element.json;
   }
+  // The spec from React's current tree: the canvas's own fiber can be the alternate of an earlier
+  // render, whose props still hold the spec before the last change of layers.
+  const container = document.getElementById('root');
+  const rootKey = container && Object.keys(container).find(k => k.startsWith('__reactContainer$'));
+  const stack = rootKey ? [container[rootKey].stateNode.current] : [];
+  while (stack.length && !json) {
+    const f = stack.pop(), p = f.memoizedProps;
+    if (p && p.element && typeof p.element.json === 'string') json = p.element.json;
+    if (f.sibling) stack.push(f.sibling);
+    if (f.child) stack.push(f.child);
+  }
+  return {canvas, deck, json};
+};
+"""
+
+_DECK_JS = """
+async ([layerId, want]) => {""" + _FIND_DECK_JS + """
+  const {canvas, deck, json} = findDeck();
+  if (!canvas) return {settled: false, why: 'no canvas'};
   if (!deck || !json) return {settled: false, why: 'no deck yet'};
   if (!deck.isInitialized) return {settled: false, why: 'deck not initialised'};
   const spec = JSON.parse(json);
@@ -116,7 +133,8 @@ async ([layerId, want]) => {
   const layer = layers.find(l => l.id === layerId);
   const specLayer = (spec.layers || []).find(l => l.id === layerId);
   if (!layer || !specLayer || layer.props.data.length !== specLayer.data.length)
-    return {settled: false, why: 'layer data differs from the page spec'};
+    return {settled: false, why: `layer data differs from the page spec: ${layer ? layer.props.data.length : 'no layer'}`
+                                 + ` drawn, ${specLayer ? specLayer.data.length : 'no layer'} in the spec`};
   // Let two frames pass, then nothing may be left to draw.
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   if (deck.needsRedraw({clearRedrawFlags: false})) return {settled: false, why: 'redraw pending'};
@@ -151,3 +169,23 @@ def deck_settled(page, layer_id: str, *, point: bool = False, timeout_ms: int = 
             return state
         page.wait_for_timeout(100)
     raise AssertionError(f"the map did not settle within {timeout_ms} ms: {state.get('why')}")
+
+
+_LAYER_JS = """
+(layerId) => {""" + _FIND_DECK_JS + """
+  const {deck} = findDeck();
+  const layers = deck.layerManager.getLayers();
+  const layer = layers.find(l => l.id === layerId);
+  if (!layer) return null;
+  const data = Array.from(layer.props.data);
+  return {type: layer.constructor.layerName, data: data.length,
+          positions: data.map(d => layer.props.getPosition(d, {})),
+          sublayers: layers.filter(l => l.id.startsWith(layerId + '-')).map(l => [l.id, l.getNumInstances()])};
+}
+"""
+
+
+def deck_layer(page, layer_id: str) -> dict | None:
+    """What the map's deck made of one layer: its type, how many data, the position its accessor
+    gives each datum, and its sublayers with their instance counts (None: no such layer)."""
+    return page.evaluate(_LAYER_JS, layer_id)

@@ -9,7 +9,8 @@ import numpy as np
 from PIL import Image
 
 from tests.browser.conftest import REPO_ROOT
-from tests.browser.helpers import check_page, deck_settled, go, open_app, pick, sign_in_demo, wait_idle
+from tests.browser.helpers import (check_page, deck_layer, deck_settled, go, open_app, pick, sign_in_demo,
+                                  wait_idle)
 
 POINTS_LAYER = "use-cases"  # the map page's ScatterplotLayer id
 
@@ -84,6 +85,24 @@ def test_map_draws_points_then_filter_and_click(page, app_url):
     wait_idle(page)
     page.get_by_role("button", name="Close").wait_for(timeout=15_000)
     check_page(page, "22-map-case")
+
+
+def test_density_layers_draw_from_the_points_positions(page, app_url):
+    """Hexagons and heatmap get positions only (``getPosition: "@@=-"``, the datum itself): deck.gl
+    reads each as the position of a case and aggregates them (#17)."""
+    open_app(page, app_url["url"])
+    sign_in_demo(page, "Sara")
+    go(page, "Use-case map")
+    deck_settled(page, POINTS_LAYER)
+    points = deck_layer(page, POINTS_LAYER)
+    for label, layer_id in (("Hexagon density", "use-case-density"), ("Heatmap", "use-case-heat")):
+        page.locator('[data-testid="stButtonGroup"]').get_by_text(label, exact=True).click()
+        wait_idle(page)
+        deck_settled(page, layer_id)
+        density = deck_layer(page, layer_id)
+        assert density is not None, f"{label}: no layer {layer_id}"
+        assert sorted(density["positions"]) == sorted(points["positions"])
+        assert density["sublayers"] and all(n > 0 for _, n in density["sublayers"]), density["sublayers"]
 
 
 def test_reseed_from_data_admin_and_watch_progress(page, app_url):
