@@ -53,7 +53,7 @@ if shell.stores_ready("mongodb"):
                               expected_version=account["version"], full_name=name, email=account["email"],
                               company=company, industry=industry, city=city, job_title=job, expertise=expertise)
             if done:
-                shell.refresh_after_write()
+                shell.refresh_after_write(shell.ACCOUNTS_ONLY)
                 st.success(f"Profile saved ({md(done['changes'])}).", icon=":material/check_circle:")
 
 st.subheader("My sign-ins")

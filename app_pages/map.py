@@ -83,7 +83,8 @@ def load_view(epoch: float, industry: str | None, region: str | None, city: str 
     ~0.8 s to read and shape) is kept by the figure cache, refreshed in the background (#17)."""
     filters = (industry, region, city, technology, kind, near)
     if all(f is None for f in filters):
-        return stats.FIGURES.get("map_view_all", lambda: build_view(use_cases.list_use_cases())).value
+        return stats.FIGURES.get("map_view_all", lambda: build_view(use_cases.list_use_cases()),
+                                 frozenset({stats.USE_CASES})).value
     return build_view(use_cases.list_use_cases(industry=industry, region=region, city=city, technology=technology,
                                                kind=kind, near=near), near=near)
 

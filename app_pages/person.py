@@ -78,7 +78,7 @@ def act(fn, /, **kwargs):
 
 def after_write(message: str, icon: str = ":material/check_circle:") -> None:
     forget_shown()
-    shell.refresh_after_write()  # the list, the chips and the counts on every page read again
+    shell.refresh_after_write(shell.ACCOUNTS_ONLY)  # the list, the chips and the counts read again
     shell.notify(message, icon)
     st.rerun()
 
@@ -88,7 +88,7 @@ def _conflict_banner() -> None:
         st.warning(md(message), icon=":material/sync_problem:")  # may quote stored values
         if st.button("Load the current version", key="load_current", icon=":material/refresh:"):
             forget_shown()
-            shell.refresh_after_write()
+            shell.refresh_after_write(shell.ACCOUNTS_ONLY)
             st.rerun()  # still signed in: the session lives in the cookie and this tab's state
 
 

@@ -108,10 +108,15 @@ def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
     return None
 
 
-def refresh_after_write() -> None:
-    """After any write the person made: every cached read is stale."""
+def refresh_after_write(touched: frozenset[str] = stats.EVERYTHING) -> None:
+    """After any write the person made: every cached read is stale, and the figures that read what the
+    write ``touched`` (``stats.ACCOUNTS`` for a change to accounts; everything by default): the next
+    read of one refreshes it and waits for it (#17)."""
     st.cache_data.clear()
-    stats.invalidate()  # figures are out of date: the next read refreshes one and waits for it (#17)
+    stats.invalidate(touched)
+
+
+ACCOUNTS_ONLY = frozenset({stats.ACCOUNTS})  # a write to accounts and profiles, not to forum or use cases
 
 
 def notify(message: str, icon: str = ":material/check_circle:") -> None:

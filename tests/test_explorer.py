@@ -225,7 +225,7 @@ def ids(rows: list[dict], key: str = "_id") -> set:
 def test_mongo_filters_give_the_right_documents(demo_ro):
     db = mongo.get_db()
     posts = list(db.forum_posts.find())
-    by = lambda fn: {p["_id"] for p in posts if fn(p)}  # noqa: E731
+    by = lambda fn: {p["_id"] for p in posts if fn(p)}
     some = posts[0]
     assert ids(all_rows("mongodb", "forum_posts", "created_at", filters=[("category", "eq", some["category"])])) == \
         by(lambda p: p["category"] == some["category"])

@@ -337,7 +337,7 @@ def _oracle(text: str) -> list[str]:
     """What the search should find among the demo posts (case-insensitive literal match)."""
     order = [PDM, AI_QI, INVENTORY, SENSORS]
     hits = {p["title"] for p in _demo().forum_posts
-            if re.search(re.escape(text), p["title"], re.I) or re.search(re.escape(text), p["body"], re.I)}
+            if re.search(re.escape(text), p["title"], re.IGNORECASE) or re.search(re.escape(text), p["body"], re.IGNORECASE)}
     return [t for t in order if t in hits]
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from p2p_store.community import stats
 from p2p_store.stores import figures, mongo
 
@@ -86,6 +88,31 @@ def test_writes_compute_nothing_until_a_figure_is_read_and_then_once():
     assert len(calls) == 1  # nothing refreshed in the background
     assert cache.get("k", compute).value == 2  # the read after the writes waits for one refresh
     assert cache.get("k", compute).value == 2 and len(calls) == 2
+
+
+def test_a_write_marks_out_of_date_only_the_figures_that_read_what_it_touched():
+    """A role change recomputes the role drift, the forum's authors and the collection sizes, not the
+    map's cases; a reseed (no scope) recomputes everything (#17)."""
+    cache = figures.FigureCache(max_age_s=3600)
+    calls: dict[str, int] = {}
+
+    def read(key: str, reads: frozenset[str] = figures.EVERYTHING) -> int:
+        def compute() -> int:
+            calls[key] = calls.get(key, 0) + 1
+            return calls[key]
+
+        return cache.get(key, compute, reads).value
+
+    cases, authors = frozenset({figures.USE_CASES}), frozenset({figures.FORUM, figures.ACCOUNTS})
+    assert (read("cases", cases), read("authors", authors), read("sizes")) == (1, 1, 1)
+    cache.invalidate(frozenset({figures.ACCOUNTS}))
+    assert (read("cases", cases), read("authors", authors), read("sizes")) == (1, 2, 2)
+    cache.invalidate(frozenset({figures.FORUM}))
+    assert (read("cases", cases), read("authors", authors), read("sizes")) == (1, 3, 3)
+    cache.invalidate()
+    assert (read("cases", cases), read("authors", authors), read("sizes")) == (2, 4, 4)
+    with pytest.raises(ValueError, match="unknown scopes"):
+        cache.invalidate(frozenset({"account"}))  # a misspelt scope would mark nothing out of date
 
 
 def test_a_failing_refresh_keeps_the_old_value():

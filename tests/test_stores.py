@@ -456,9 +456,8 @@ def test_users_check_constraints(stores, fields, why):
     for key, value in fields.items():
         setattr(user, key, value)
     try:
-        with pytest.raises(IntegrityError, match=why):
-            with pg.session_scope() as session:
-                session.add(user)
+        with pytest.raises(IntegrityError, match=why), pg.session_scope() as session:
+            session.add(user)
     finally:
         with pg.session_scope() as session:
             session.execute(delete(User).where(User.id == user.id))

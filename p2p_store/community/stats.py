@@ -10,7 +10,7 @@ Choice per figure (see docs/benchmarks.md):
 - Use cases basic/detailed, posts per category, use cases per industry, activity per month, the
   forum's facet counts, the map's filter choices: whole-collection aggregations, served from
   :data:`FIGURES` (``p2p_store/stores/figures.py``: stale-while-revalidate, single-flight, refreshed
-  at once after a write; another replica lags at most 60 s + one refresh).
+  after a write that touched what they read; another replica lags at most 60 s + one refresh).
 
 Every MongoDB read here carries ``maxTimeMS`` (:data:`MAX_TIME_MS`). Never imports streamlit.
 """
@@ -21,9 +21,13 @@ from typing import Any
 
 from p2p_store.accounts import directory
 from p2p_store.stores import mongo
-from p2p_store.stores.figures import FIGURES, Cached, collection_sizes, invalidate  # noqa: F401 - re-exported
+from p2p_store.stores.figures import (  # noqa: F401 - re-exported
+    ACCOUNTS, EVERYTHING, FIGURES, FORUM, USE_CASES, Cached, collection_sizes, invalidate)
 
 MAX_TIME_MS = 20_000  # per aggregation; a refresh in the background may take its time, never forever
+# What each figure reads (a write marks out of date only the figures that read what it touched):
+_USE_CASES, _FORUM = frozenset({USE_CASES}), frozenset({FORUM})
+_FORUM_AND_AUTHORS = frozenset({FORUM, ACCOUNTS})  # the authors' names come from their profiles
 
 
 # ------------------------------------------------------------------ the figures
@@ -40,7 +44,7 @@ def _use_case_kinds() -> dict[str, int]:
 def headline_figures() -> dict[str, Any]:
     """Accounts by role (exact, live), posts and replies (collection sizes, cached), use cases
     basic/detailed (cached, see the module doc); ``as_of`` is the time of the oldest cached part."""
-    kinds = FIGURES.get("use_case_kinds", _use_case_kinds)
+    kinds = FIGURES.get("use_case_kinds", _use_case_kinds, _USE_CASES)
     sizes = collection_sizes()
     roles = directory.count_by_role()
     return {
@@ -58,7 +62,7 @@ def _posts_per_category() -> list[dict[str, Any]]:
 
 
 def posts_per_category() -> list[dict[str, Any]]:
-    return FIGURES.get("posts_per_category", _posts_per_category).value
+    return FIGURES.get("posts_per_category", _posts_per_category, _FORUM).value
 
 
 def _activity_by_month() -> list[dict[str, Any]]:
@@ -73,23 +77,23 @@ def _activity_by_month() -> list[dict[str, Any]]:
 
 def activity_by_month() -> list[dict[str, Any]]:
     """Posts and replies created per month (one ``$group`` per collection, cached)."""
-    return FIGURES.get("activity_by_month", _activity_by_month).value
+    return FIGURES.get("activity_by_month", _activity_by_month, _FORUM).value
 
 
 def industries() -> list[dict[str, Any]]:
     """Use cases per industry (``use_cases.counts_by_industry``, cached)."""
     from p2p_store.community import use_cases
 
-    return FIGURES.get("use_cases_by_industry", use_cases.counts_by_industry).value
+    return FIGURES.get("use_cases_by_industry", use_cases.counts_by_industry, _USE_CASES).value
 
 
 def overview() -> dict[str, Any]:
     """Everything the overview shows, with ``as_of`` (the oldest cached part) and ``refreshing``."""
-    parts = {"categories": FIGURES.get("posts_per_category", _posts_per_category),
-             "activity": FIGURES.get("activity_by_month", _activity_by_month)}
+    parts = {"categories": FIGURES.get("posts_per_category", _posts_per_category, _FORUM),
+             "activity": FIGURES.get("activity_by_month", _activity_by_month, _FORUM)}
     from p2p_store.community import use_cases
 
-    parts["industries"] = FIGURES.get("use_cases_by_industry", use_cases.counts_by_industry)
+    parts["industries"] = FIGURES.get("use_cases_by_industry", use_cases.counts_by_industry, _USE_CASES)
     figures = headline_figures()
     stamps = [p.as_of for p in parts.values()] + [figures.pop("as_of")]
     return {"figures": figures, **{k: p.value for k, p in parts.items()},
@@ -100,11 +104,11 @@ def forum_facets() -> Cached:
     """The forum's filter choices with counts (``forum.facet_counts``, one ``$facet`` pass, cached)."""
     from p2p_store.community import forum
 
-    return FIGURES.get("forum_facets", forum.facet_counts)
+    return FIGURES.get("forum_facets", forum.facet_counts, _FORUM_AND_AUTHORS)
 
 
 def use_case_facets() -> Cached:
     """The map's filter choices (``use_cases.facet_values``, one pass, cached)."""
     from p2p_store.community import use_cases
 
-    return FIGURES.get("use_case_facets", use_cases.facet_values)
+    return FIGURES.get("use_case_facets", use_cases.facet_values, _USE_CASES)

@@ -38,6 +38,10 @@ T = TypeVar("T")
 MAX_AGE_S = 60.0  # a figure older than this is refreshed in the background (the replica lag bound)
 WAIT_AFTER_WRITE_S = 5.0  # how long a read after invalidate() waits for the refresh it started
 SIZE_MAX_TIME_MS = 20_000  # per count; a refresh in the background may take its time, never forever
+# What a figure reads, and what a write touched: a write marks out of date only the figures that read
+# what it touched (a role change does not recompute the map's 5,000 cases, #17).
+ACCOUNTS, FORUM, USE_CASES = "accounts", "forum", "use_cases"
+EVERYTHING = frozenset({ACCOUNTS, FORUM, USE_CASES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +78,18 @@ class FigureCache:
         self.max_age_s, self.wait_s = max_age_s, wait_s
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
-        self._generation = 0
+        self._writes = dict.fromkeys(EVERYTHING, 0)  # per scope: how many times a write touched it
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="figures")
 
-    def _start(self, key: str, entry: _Entry, compute: Callable[[], Any]) -> Future:
+    def _generation(self, reads: frozenset[str]) -> int:
+        """The writes so far to what a figure reads (each count only grows, so neither does the sum)."""
+        return sum(self._writes[scope] for scope in reads)
+
+    def _start(self, key: str, entry: _Entry, compute: Callable[[], Any], reads: frozenset[str]) -> Future:
         """Start (or join) the one refresh of ``key``. Caller holds the lock."""
         if entry.future is not None and not entry.future.done():
             return entry.future
-        generation = self._generation
+        generation = self._generation(reads)
 
         def run() -> Any:
             source = _live_database()
@@ -95,17 +103,18 @@ class FigureCache:
         entry.future = self._pool.submit(run)
         return entry.future
 
-    def get(self, key: str, compute: Callable[[], T]) -> Cached:
-        """The figure under ``key``: cached when there is one (refreshed in the background when
-        stale), computed now when there is none. Errors of a first computation propagate; errors of a
-        background refresh are logged and the old value stays."""
+    def get(self, key: str, compute: Callable[[], T], reads: frozenset[str] = EVERYTHING) -> Cached:
+        """The figure under ``key``, computed by ``compute`` from what ``reads`` names: cached when
+        there is one (refreshed in the background when stale), computed now when there is none.
+        Errors of a first computation propagate; errors of a background refresh are logged and the
+        old value stays."""
         live = _live_database()
         with self._lock:
             entry = self._entries.setdefault(key, _Entry())
             have = entry.as_of is not None
-            current = entry.generation == self._generation and (live is None or entry.source in (None, live))
+            current = entry.generation == self._generation(reads) and (live is None or entry.source in (None, live))
             stale = have and (not current or time.monotonic() - entry.computed_at > self.max_age_s)
-            future = self._start(key, entry, compute) if (not have or stale) else None
+            future = self._start(key, entry, compute, reads) if (not have or stale) else None
         if not have:
             future.result()  # nobody has a value yet: wait (single-flight: concurrent readers share it)
         elif not current and future is not None:
@@ -117,25 +126,30 @@ class FigureCache:
             refreshing = entry.future is not None and not entry.future.done()
             return Cached(entry.value, entry.as_of, refreshing)
 
-    def invalidate(self) -> None:
-        """After a write: every figure is out of date. Nothing is computed now; the next read of a
-        figure refreshes it (once, however many writes came before) and waits for it up to ``wait_s``."""
+    def invalidate(self, touched: frozenset[str] = EVERYTHING) -> None:
+        """After a write to ``touched`` (all by default): every figure that reads any of it is out of
+        date. Nothing is computed now; the next read of such a figure refreshes it (once, however
+        many writes came before) and waits for it up to ``wait_s``."""
+        unknown = set(touched) - EVERYTHING
+        if unknown:
+            raise ValueError(f"unknown scopes {sorted(unknown)}")
         with self._lock:
-            self._generation += 1
+            for scope in touched:
+                self._writes[scope] += 1
 
     def clear(self) -> None:
         """Forget every figure (tests and benchmarks: the next read computes)."""
         with self._lock:
-            self._generation += 1
             self._entries.clear()
 
 
 FIGURES = FigureCache()
 
 
-def invalidate() -> None:
-    """Call after any write (role change, account change, reseed): see :class:`FigureCache`."""
-    FIGURES.invalidate()
+def invalidate(touched: frozenset[str] = EVERYTHING) -> None:
+    """Call after any write (role change, account change, reseed) with what it touched (``ACCOUNTS``:
+    accounts and profiles; ``FORUM``; ``USE_CASES``; all by default): see :class:`FigureCache`."""
+    FIGURES.invalidate(touched)
 
 
 def _sizes() -> dict[str, int]:
@@ -146,7 +160,7 @@ def _sizes() -> dict[str, int]:
 
 def collection_sizes() -> Cached:
     """Documents per application collection (``{name: count}``), from the figure cache."""
-    return FIGURES.get("collection_sizes", _sizes)
+    return FIGURES.get("collection_sizes", _sizes, EVERYTHING)
 
 
 def collection_size(name: str) -> int:

@@ -39,7 +39,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
-from tests.app_process import CHROMIUM_ARGS, start_app, stop_app, wait_health  # noqa: E402 - after the path
+from tests.app_process import CHROMIUM_ARGS, start_app, stop_app, wait_health  # after the path
+
 STEPS = ("map_first_visit", "map_layer_switch", "map_filter", "map_open_case", "forum_thread_open",
          "role_save_to_toast", "deactivate")
 RUN_SUFFIX = "_run"  # the same step until the script run ended, before the browser drew it
@@ -123,7 +124,7 @@ async def pick(page, label: str, option: str) -> int:
         try:
             await choice.wait_for(timeout=3_000)
             break
-        except Exception:  # noqa: BLE001 - the list did not show its options: open it again
+        except Exception:  # the list did not show its options: open it again
             if time.monotonic() > deadline:
                 raise
     await choice.click()

@@ -17,8 +17,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.app_process import CHROMIUM_ARGS, start_app, stop_app, wait_health  # noqa: E402 - after the path
-from tests.perf.bench_browser import _palette, drawn, settle  # noqa: E402
+from tests.app_process import CHROMIUM_ARGS, start_app, stop_app, wait_health  # after the path
+from tests.perf.bench_browser import _palette, drawn, settle
 
 
 async def shoot(browser, url: str, out: Path, width: int, height: int, palette) -> None:
