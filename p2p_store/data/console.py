@@ -73,7 +73,7 @@ _OTHER_STATEMENTS = frozenset({  # statements that are not queries: refused rath
     "set", "reset", "begin", "start", "commit", "rollback", "savepoint", "release", "end", "abort", "vacuum",
     "analyze", "analyse", "explain", "do", "call", "lock", "listen", "unlisten", "notify", "prepare", "execute",
     "deallocate", "declare", "fetch", "move", "close", "discard", "comment", "security", "refresh", "reindex",
-    "cluster", "import", "load", "checkpoint", "reassign", "show", "import",
+    "cluster", "import", "load", "checkpoint", "reassign", "show",
 })
 # MongoDB: stages and operators that write or run JavaScript on the server...
 DENIED_MONGO_KEYS = frozenset({"$out", "$merge", "$where", "$function", "$accumulator"})
