@@ -5,6 +5,7 @@ import streamlit as st
 from app_pages import shell
 from app_pages.widgets import md
 from p2p_store.accounts import directory, lifecycle
+from p2p_store.community import stats
 
 me = shell.page_guard(stores=("postgresql",))
 
@@ -53,7 +54,7 @@ if shell.stores_ready("mongodb"):
                               expected_version=account["version"], full_name=name, email=account["email"],
                               company=company, industry=industry, city=city, job_title=job, expertise=expertise)
             if done:
-                shell.refresh_after_write(shell.ACCOUNTS_ONLY)
+                shell.refresh_after_write(stats.ACCOUNTS)
                 st.success(f"Profile saved ({md(done['changes'])}).", icon=":material/check_circle:")
 
 st.subheader("My sign-ins")

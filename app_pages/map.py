@@ -84,7 +84,7 @@ def load_view(epoch: float, industry: str | None, region: str | None, city: str 
     filters = (industry, region, city, technology, kind, near)
     if all(f is None for f in filters):
         return stats.FIGURES.get("map_view_all", lambda: build_view(use_cases.list_use_cases()),
-                                 frozenset({stats.USE_CASES})).value
+                                 stats.USE_CASES).value
     return build_view(use_cases.list_use_cases(industry=industry, region=region, city=city, technology=technology,
                                                kind=kind, near=near), near=near)
 

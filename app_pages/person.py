@@ -24,6 +24,7 @@ from app_pages import shell
 from app_pages.person_history import person_history
 from app_pages.widgets import md
 from p2p_store.accounts import auth, directory, lifecycle, people
+from p2p_store.community import stats
 from p2p_store.errors import Conflict
 from p2p_store.vocabulary import ROLES
 
@@ -78,7 +79,7 @@ def act(fn, /, **kwargs):
 
 def after_write(message: str, icon: str = ":material/check_circle:") -> None:
     forget_shown()
-    shell.refresh_after_write(shell.ACCOUNTS_ONLY)  # the list, the chips and the counts read again
+    shell.refresh_after_write(stats.ACCOUNTS)  # the list, the chips and the counts read again
     shell.notify(message, icon)
     st.rerun()
 
@@ -88,7 +89,7 @@ def _conflict_banner() -> None:
         st.warning(md(message), icon=":material/sync_problem:")  # may quote stored values
         if st.button("Load the current version", key="load_current", icon=":material/refresh:"):
             forget_shown()
-            shell.refresh_after_write(shell.ACCOUNTS_ONLY)
+            shell.refresh_after_write(stats.ACCOUNTS)
             st.rerun()  # still signed in: the session lives in the cookie and this tab's state
 
 

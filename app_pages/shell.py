@@ -116,9 +116,6 @@ def refresh_after_write(touched: frozenset[str] = stats.EVERYTHING) -> None:
     stats.invalidate(touched)
 
 
-ACCOUNTS_ONLY = frozenset({stats.ACCOUNTS})  # a write to accounts and profiles, not to forum or use cases
-
-
 def notify(message: str, icon: str = ":material/check_circle:") -> None:
     """A toast that survives the ``st.rerun()`` which usually follows a write (a toast sent right
     before a rerun is lost); shown by :func:`show_notices` at the start of the next run."""

@@ -10,6 +10,7 @@ from app_pages import shell
 from app_pages.person import bidi
 from app_pages.widgets import md
 from p2p_store.accounts import consistency, directory, lifecycle
+from p2p_store.community import stats
 from p2p_store.errors import one_line_error
 from p2p_store.stores.models import ROLES
 
@@ -123,7 +124,7 @@ if me.is_admin:
             if st.button(f"Change {len(changing)} role{'s' if len(changing) != 1 else ''}", type="primary",
                          disabled=not changing, key="bulk_confirm"):
                 outcomes = shell.call(directory.change_roles, actor_id=me.user_id, people=changing, new_role=role)
-                shell.refresh_after_write(shell.ACCOUNTS_ONLY)
+                shell.refresh_after_write(stats.ACCOUNTS)
                 st.session_state["bulk_outcomes"] = outcomes or []
                 _close_bulk()
                 st.rerun()
@@ -155,7 +156,7 @@ if me.is_admin:
                               company=company, role=role_new, industry=industry, city=city or "", job_title=job,
                               expertise=expertise)
             if made:
-                shell.refresh_after_write(shell.ACCOUNTS_ONLY)
+                shell.refresh_after_write(stats.ACCOUNTS)
                 st.success(f"Created {bidi(made['full_name'])} ({md(made['role'])}). One-time password — shown only now; "
                            f"they set their own at first sign-in:", icon=":material/check_circle:")
                 st.code(made["temporary_password"], language=None)
@@ -179,7 +180,7 @@ if cached_drift is not None:
         if me.is_admin and st.button("Repair from PostgreSQL", key="repair_drift", icon=":material/build:"):
             fixed = shell.call(consistency.repair_drift, actor_id=me.user_id)
             if fixed is not None:
-                shell.refresh_after_write(shell.ACCOUNTS_ONLY)
+                shell.refresh_after_write(stats.ACCOUNTS)
                 shell.notify(f"Repaired {len(fixed)} row(s)", icon=":material/build:")
                 st.rerun()
 

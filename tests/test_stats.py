@@ -103,11 +103,11 @@ def test_a_write_marks_out_of_date_only_the_figures_that_read_what_it_touched():
 
         return cache.get(key, compute, reads).value
 
-    cases, authors = frozenset({figures.USE_CASES}), frozenset({figures.FORUM, figures.ACCOUNTS})
+    cases, authors = figures.USE_CASES, figures.FORUM | figures.ACCOUNTS
     assert (read("cases", cases), read("authors", authors), read("sizes")) == (1, 1, 1)
-    cache.invalidate(frozenset({figures.ACCOUNTS}))
+    cache.invalidate(figures.ACCOUNTS)
     assert (read("cases", cases), read("authors", authors), read("sizes")) == (1, 2, 2)
-    cache.invalidate(frozenset({figures.FORUM}))
+    cache.invalidate(figures.FORUM)
     assert (read("cases", cases), read("authors", authors), read("sizes")) == (1, 3, 3)
     cache.invalidate()
     assert (read("cases", cases), read("authors", authors), read("sizes")) == (2, 4, 4)

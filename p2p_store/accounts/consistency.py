@@ -92,7 +92,7 @@ def repair_drift(*, actor_id: str) -> list[dict[str, Any]]:
 def cached_drift_report() -> figures.Cached:
     """:func:`drift_report` from the figure cache: it reads every account and every profile, so a page
     run never waits for it (#17); refreshed at once after any write, within a minute otherwise."""
-    return figures.FIGURES.get("role_drift", drift_report, frozenset({figures.ACCOUNTS}))
+    return figures.FIGURES.get("role_drift", drift_report, figures.ACCOUNTS)
 
 
 def drift_report() -> list[dict[str, Any]]:

@@ -21,8 +21,8 @@ def map_borders_json(outline: str) -> str:
     ring's edges as ``{"s": [lon, lat], "t": [lon, lat]}`` segments. An edge two rings share exactly
     (the same two points, either way round) is kept once: about one edge in seven here. A shared border
     that the simplification cut differently on each side is drawn twice, the two lines at most
-    ``OUTLINE_TOLERANCE`` apart (under a pixel at the map's zooms). Drawn by a LineLayer instead of the outline's own stroke: on a software GPU, compiling the
-    path shader of a GeoJsonLayer's stroke made the map's first visit ~1.5 s slower (#17,
+    ``OUTLINE_TOLERANCE`` apart (under a pixel at the map's zooms). Drawn by a LineLayer instead of the
+    outline's own stroke: on a software GPU, compiling the path shader of a GeoJsonLayer's stroke made the map's first visit ~1.5 s slower (#17,
     docs/benchmarks.md)."""
     seen: set[tuple[tuple[float, float], tuple[float, float]]] = set()
     segments = []

@@ -22,12 +22,17 @@ from typing import Any
 from p2p_store.accounts import directory
 from p2p_store.stores import mongo
 from p2p_store.stores.figures import (  # noqa: F401 - re-exported
-    ACCOUNTS, EVERYTHING, FIGURES, FORUM, USE_CASES, Cached, collection_sizes, invalidate)
+    ACCOUNTS,
+    EVERYTHING,
+    FIGURES,
+    FORUM,
+    USE_CASES,
+    Cached,
+    collection_sizes,
+    invalidate,
+)
 
 MAX_TIME_MS = 20_000  # per aggregation; a refresh in the background may take its time, never forever
-# What each figure reads (a write marks out of date only the figures that read what it touched):
-_USE_CASES, _FORUM = frozenset({USE_CASES}), frozenset({FORUM})
-_FORUM_AND_AUTHORS = frozenset({FORUM, ACCOUNTS})  # the authors' names come from their profiles
 
 
 # ------------------------------------------------------------------ the figures
@@ -44,7 +49,7 @@ def _use_case_kinds() -> dict[str, int]:
 def headline_figures() -> dict[str, Any]:
     """Accounts by role (exact, live), posts and replies (collection sizes, cached), use cases
     basic/detailed (cached, see the module doc); ``as_of`` is the time of the oldest cached part."""
-    kinds = FIGURES.get("use_case_kinds", _use_case_kinds, _USE_CASES)
+    kinds = FIGURES.get("use_case_kinds", _use_case_kinds, USE_CASES)
     sizes = collection_sizes()
     roles = directory.count_by_role()
     return {
@@ -62,7 +67,7 @@ def _posts_per_category() -> list[dict[str, Any]]:
 
 
 def posts_per_category() -> list[dict[str, Any]]:
-    return FIGURES.get("posts_per_category", _posts_per_category, _FORUM).value
+    return FIGURES.get("posts_per_category", _posts_per_category, FORUM).value
 
 
 def _activity_by_month() -> list[dict[str, Any]]:
@@ -77,23 +82,23 @@ def _activity_by_month() -> list[dict[str, Any]]:
 
 def activity_by_month() -> list[dict[str, Any]]:
     """Posts and replies created per month (one ``$group`` per collection, cached)."""
-    return FIGURES.get("activity_by_month", _activity_by_month, _FORUM).value
+    return FIGURES.get("activity_by_month", _activity_by_month, FORUM).value
 
 
 def industries() -> list[dict[str, Any]]:
     """Use cases per industry (``use_cases.counts_by_industry``, cached)."""
     from p2p_store.community import use_cases
 
-    return FIGURES.get("use_cases_by_industry", use_cases.counts_by_industry, _USE_CASES).value
+    return FIGURES.get("use_cases_by_industry", use_cases.counts_by_industry, USE_CASES).value
 
 
 def overview() -> dict[str, Any]:
     """Everything the overview shows, with ``as_of`` (the oldest cached part) and ``refreshing``."""
-    parts = {"categories": FIGURES.get("posts_per_category", _posts_per_category, _FORUM),
-             "activity": FIGURES.get("activity_by_month", _activity_by_month, _FORUM)}
+    parts = {"categories": FIGURES.get("posts_per_category", _posts_per_category, FORUM),
+             "activity": FIGURES.get("activity_by_month", _activity_by_month, FORUM)}
     from p2p_store.community import use_cases
 
-    parts["industries"] = FIGURES.get("use_cases_by_industry", use_cases.counts_by_industry, _USE_CASES)
+    parts["industries"] = FIGURES.get("use_cases_by_industry", use_cases.counts_by_industry, USE_CASES)
     figures = headline_figures()
     stamps = [p.as_of for p in parts.values()] + [figures.pop("as_of")]
     return {"figures": figures, **{k: p.value for k, p in parts.items()},
@@ -104,11 +109,12 @@ def forum_facets() -> Cached:
     """The forum's filter choices with counts (``forum.facet_counts``, one ``$facet`` pass, cached)."""
     from p2p_store.community import forum
 
-    return FIGURES.get("forum_facets", forum.facet_counts, _FORUM_AND_AUTHORS)
+    # the authors' names come from their profiles
+    return FIGURES.get("forum_facets", forum.facet_counts, FORUM | ACCOUNTS)
 
 
 def use_case_facets() -> Cached:
     """The map's filter choices (``use_cases.facet_values``, one pass, cached)."""
     from p2p_store.community import use_cases
 
-    return FIGURES.get("use_case_facets", use_cases.facet_values, _USE_CASES)
+    return FIGURES.get("use_case_facets", use_cases.facet_values, USE_CASES)

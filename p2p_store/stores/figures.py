@@ -40,8 +40,9 @@ WAIT_AFTER_WRITE_S = 5.0  # how long a read after invalidate() waits for the ref
 SIZE_MAX_TIME_MS = 20_000  # per count; a refresh in the background may take its time, never forever
 # What a figure reads, and what a write touched: a write marks out of date only the figures that read
 # what it touched (a role change does not recompute the map's 5,000 cases, #17).
-ACCOUNTS, FORUM, USE_CASES = "accounts", "forum", "use_cases"
-EVERYTHING = frozenset({ACCOUNTS, FORUM, USE_CASES})
+# Scopes are sets, so a figure that reads two is ``FORUM | ACCOUNTS``.
+ACCOUNTS, FORUM, USE_CASES = frozenset({"accounts"}), frozenset({"forum"}), frozenset({"use_cases"})
+EVERYTHING = ACCOUNTS | FORUM | USE_CASES
 
 
 @dataclass(frozen=True, slots=True)
