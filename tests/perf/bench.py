@@ -11,6 +11,8 @@ prints one JSON object:
   run (every cache empty), beside the raw store query that page depends on;
 - a growth line per page between consecutive scales (this run's, and ``--compare`` earlier JSON):
   the exponent k of time ~ documents^k (0 flat, 1 linear) for cold, warm and the raw query;
+- the app's part of each browser benchmark step (a layer switch, a filter, opening a case, a thread,
+  a role save, a deactivate): the script run the change starts, without a browser;
 - the health report's latency (median of 50) beside a bare ``SELECT 1`` + ``ping``, and the time to
   report a stopped MongoDB-protocol server;
 - peak memory (max RSS) of this process, which ran the app's pages.
@@ -186,6 +188,88 @@ def bench_pages(runs: int) -> dict:
     return out
 
 
+def bench_steps(runs: int) -> dict:
+    """The app's part of each browser benchmark step (``tests/perf/bench_browser.py``), without a
+    browser: the script run a click starts, in AppTest, median of ``runs``. Each run starts from the
+    page the step starts on, run once, then clears Streamlit's caches (the first person to take the
+    step since they expired; the figure cache as its background refresh keeps it), makes the change
+    and times the run it starts. The browser's own part (building and drawing the deck in software
+    WebGL) is what the browser benchmark adds to these."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from p2p_store.accounts import auth, directory
+    from p2p_store.stores import mongo
+
+    me = auth.sign_in(email="ahmed.faisal@advanced-electronics.sa", password="Admin@2025!")
+    db = mongo.get_db()
+    post = db[mongo.FORUM_POSTS].find_one({}, sort=[("reply_count", -1)], projection={"_id": 1})
+    case = db[mongo.USE_CASES].find_one({"kind": "detailed"}, projection={"_id": 1})
+    people = [a for a in directory.list_accounts(page_size=100).rows
+              if a["role"] != "admin" and a["is_active"]][:runs]
+
+    def page(script: str, **params: str) -> AppTest:
+        at = AppTest.from_file(str(REPO_ROOT / script), default_timeout=120)
+        at.session_state["auth_token"] = me.token
+        for key, value in params.items():
+            at.query_params[key] = value
+        at.run()
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        return at
+
+    def layer_switch(_n: int) -> AppTest:
+        at = page("app_pages/map.py")
+        at.button_group(key="layer").set_value("heatmap")
+        return at
+
+    def a_filter(_n: int) -> AppTest:
+        at = page("app_pages/map.py")
+        box = at.selectbox(key="industry")
+        box.select(box.options[1])
+        return at
+
+    def open_case(_n: int) -> AppTest:  # the table's row click sets ?case=; the same run follows
+        at = page("app_pages/map.py")
+        at.query_params["case"] = str(case["_id"])
+        return at
+
+    def thread_open(_n: int) -> AppTest:
+        at = page("app_pages/forum.py")
+        at.query_params["post"] = str(post["_id"])
+        return at
+
+    def person(n: int) -> AppTest:
+        return page("app_pages/users.py", person=str(people[n % len(people)]["id"]))
+
+    def role_save(n: int) -> AppTest:
+        at = person(n)
+        box = next(w for w in at.selectbox if w.label == "New role")
+        box.select("user" if box.value != "user" else "member")
+        next(b for b in at.button if b.label == "Save role").click()
+        return at
+
+    def deactivate(n: int) -> AppTest:
+        at = person(n)
+        next(b for b in at.button if b.label.strip("\u2068\u2069").startswith(("Deactivate", "Reactivate"))).click()
+        return at
+
+    steps = {"map_layer_switch": layer_switch, "map_filter": a_filter, "map_open_case": open_case,
+             "forum_thread_open": thread_open, "role_save": role_save, "deactivate": deactivate}
+    out = {}
+    for name, prepare in steps.items():
+        times, errors = [], []
+        for n in range(runs):
+            at = prepare(n)
+            start = time.perf_counter()
+            at.run()
+            times.append((time.perf_counter() - start) * 1000)
+            errors.extend(str(e.value)[:120] for e in at.exception)
+        out[name] = {"run_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1),
+                     "runs": runs, "exceptions": errors[:2]}
+    return out
+
+
 def bench_harness(runs: int) -> float:
     """The AppTest harness's own cost of a cold run (a new AppTest of a two-line script): part of every
     page's cold figure at every scale, not the page's work; printed beside the pages."""
@@ -247,7 +331,7 @@ def _scale_run(scale: int, args, settings) -> dict:
     size = sum(db[name].estimated_document_count() for name in (mongo.FORUM_POSTS, mongo.FORUM_REPLIES,
                                                                   mongo.USE_CASES, mongo.PROFILES))
     return {"scale": scale, "documents": size, "reseed": reseed, "raw_queries": _raw_queries(),
-            "pages": bench_pages(args.runs), "apptest_harness_cold_ms": bench_harness(args.runs),
+            "pages": bench_pages(args.runs), "steps": bench_steps(args.runs), "apptest_harness_cold_ms": bench_harness(args.runs),
             "health": bench_health(settings),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
@@ -283,6 +367,11 @@ def print_table(runs: list[dict], growths: dict) -> None:
             errors = f"  ERRORS {r['exceptions']}" if r["exceptions"] else ""
             print(f"  {page:<14}{r['cold_ms']:>10}{r['warm_ms']:>10}{r['process_first_ms']:>10}   "
                   f"{raw_key} = {raw} ms{errors}")
+        if run.get("steps"):
+            print(f"  {'browser step, the app part':<30}{'run ms':>10}{'max ms':>10}")
+            for step, r in run["steps"].items():
+                errors = f"  ERRORS {r['exceptions']}" if r["exceptions"] else ""
+                print(f"  {step:<30}{r['run_ms']:>10}{r['max_ms']:>10}{errors}")
     for label, g in growths.items():
         print(f"\ngrowth {label} (time ~ documents^k; cold / warm / raw query)")
         for page, k in g.items():
