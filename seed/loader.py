@@ -306,7 +306,7 @@ def _replace(data: Dataset, *, what: str, outcome_key: str, result: dict[str, An
         staged = time.perf_counter()
         timings = _swap(base, target, data, gen, outcome_key=outcome_key, result=result, actor=actor,
                         progress=progress)
-    figures.invalidate()  # every cached figure describes the old set (other processes: within 60 s)
+    figures.invalidate()  # every cached figure describes the old set (other processes: the new generation id)
     return {"documents": docs, "clear_seconds": clear_seconds, "stage_seconds": staged - mongo_start, **timings}
 
 

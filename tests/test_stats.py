@@ -115,6 +115,61 @@ def test_a_write_marks_out_of_date_only_the_figures_that_read_what_it_touched():
         cache.invalidate(frozenset({"account"}))  # a misspelt scope would mark nothing out of date
 
 
+def test_figures_over_what_only_a_reseed_writes_are_not_recomputed_every_minute():
+    """A figure that reads accounts is refreshed once older than max_age (people change accounts from
+    any replica); one over the forum or the use cases only is kept for the longer quiet_max_age: the
+    app writes those by a reseed alone, which the next test shows is seen at once (#17)."""
+    cache = figures.FigureCache(max_age_s=0.05, quiet_max_age_s=3600)
+    calls = {"cases": 0, "drift": 0}
+
+    def counter(key: str):
+        def compute() -> int:
+            calls[key] += 1
+            return calls[key]
+        return compute
+
+    assert cache.get("cases", counter("cases"), figures.USE_CASES).value == 1
+    assert cache.get("drift", counter("drift"), figures.ACCOUNTS).value == 1
+    time.sleep(0.1)
+    cache.get("cases", counter("cases"), figures.USE_CASES)
+    cache.get("drift", counter("drift"), figures.ACCOUNTS)
+    deadline = time.monotonic() + 5
+    while calls["drift"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert calls == {"cases": 1, "drift": 2}
+
+
+def test_a_reseed_in_another_process_is_seen_at_once_even_on_the_same_database(demo):
+    """Another process's reseed flips the pointer to a new generation; after two reseeds the same
+    database (blue) is live again with other data. The figure cache keys a figure by the database
+    and its generation id, so the next read recomputes, however young the figure is (#17, #19)."""
+    from p2p_store.stores import generation
+
+    cache = figures.FigureCache(max_age_s=3600, quiet_max_age_s=3600)
+    cases = mongo.get_db()[mongo.USE_CASES]
+
+    def basic() -> int:
+        return cases.count_documents({"kind": "basic"})
+
+    before = cache.get("basic", basic, figures.USE_CASES).value
+    doc = cases.find_one({"kind": "basic"})
+    cases.update_one({"_id": doc["_id"]}, {"$set": {"kind": "detailed"}})
+    pointer = mongo.base_db()[generation.META]
+    old = pointer.find_one({"_id": "generation"})
+    try:
+        assert cache.get("basic", basic, figures.USE_CASES).value == before  # nothing says it changed
+        live = mongo.get_db().name
+        pointer.update_one({"_id": "generation"}, {"$set": {"generation": generation.new_id()}}, upsert=True)
+        assert mongo.get_db().name == live  # the same database, a new generation
+        assert cache.get("basic", basic, figures.USE_CASES).value == before - 1
+    finally:
+        cases.update_one({"_id": doc["_id"]}, {"$set": {"kind": "basic"}})
+        if old is None:
+            pointer.delete_one({"_id": "generation"})
+        else:
+            pointer.replace_one({"_id": "generation"}, old)
+
+
 def test_a_failing_refresh_keeps_the_old_value():
     cache = figures.FigureCache(max_age_s=0.01)
     assert cache.get("k", lambda: "old").value == "old"

@@ -10,7 +10,8 @@ Choice per figure (see docs/benchmarks.md):
 - Use cases basic/detailed, posts per category, use cases per industry, activity per month, the
   forum's facet counts, the map's filter choices: whole-collection aggregations, served from
   :data:`FIGURES` (``p2p_store/stores/figures.py``: stale-while-revalidate, single-flight, refreshed
-  after a write that touched what they read; another replica lags at most 60 s + one refresh).
+  after a write that touched what they read and after a reseed in any process; otherwise another
+  replica lags at most 60 s + one refresh on figures that read accounts, 10 min on the others).
 
 Every MongoDB read here carries ``maxTimeMS`` (:data:`MAX_TIME_MS`). Never imports streamlit.
 """

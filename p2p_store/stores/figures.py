@@ -10,9 +10,14 @@ held the embedded server's lock for seconds after each click, so the very next r
 reads a figure, waited behind them (a deactivate 2.9 s; ten sessions timed out, #17), and writes in
 a row each paid for them again.
 
-Another replica sees them at most ``max_age`` + one refresh later (60 s + the computation), except
-after a reseed: a figure remembers which MongoDB database (blue or green, #19) it was computed on,
-and once another is live the next read treats it as written. See docs/architecture.md.
+A figure remembers which data it was computed on (the live MongoDB database and its generation id,
+#19): after a reseed or reset in any process, the next read treats it as written. Otherwise another
+replica's writes show at most ``max_age`` + one refresh later. That age depends on what a figure
+reads: 60 s for figures that read accounts, which people change from any replica; 10 minutes for
+figures over the forum and the use cases only, which the app writes by a reseed alone (seen at once,
+above), so their age bounds only writes made outside the app — at scale 100 refreshing them every
+minute was a pass over 10,000 cases (the map) and the Overview's five aggregations (~1.9 s) each
+minute under the embedded server's lock, while nothing had changed (#17). See docs/architecture.md.
 
 It lives with the stores because collection sizes are figures too: on the embedded
 MongoDB-protocol server ``estimatedDocumentCount`` is not metadata but a scan of the whole
@@ -35,7 +40,8 @@ from p2p_store.stores import mongo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-MAX_AGE_S = 60.0  # a figure older than this is refreshed in the background (the replica lag bound)
+MAX_AGE_S = 60.0  # a figure that reads accounts, older than this, is refreshed in the background
+QUIET_MAX_AGE_S = 600.0  # the same for figures over what only a reseed writes (forum, use cases; see above)
 WAIT_AFTER_WRITE_S = 5.0  # how long a read after invalidate() waits for the refresh it started
 SIZE_MAX_TIME_MS = 20_000  # per count; a refresh in the background may take its time, never forever
 # What a figure reads, and what a write touched: a write marks out of date only the figures that read
@@ -60,14 +66,19 @@ class _Entry:
     computed_at: float = 0.0  # time.monotonic()
     as_of: datetime | None = None
     generation: int = -1
-    source: str | None = None  # the live MongoDB database it was computed on
+    source: str | None = None  # the live data it was computed on (mongo.live_source)
     future: Future | None = None
 
 
-def _live_database() -> str | None:
-    """The live MongoDB database's name (the page run's own, when pinned), None when unknown."""
+def _live_source() -> str | None:
+    """The live data's identity, ``<database>@<generation>`` (the page run's own, when pinned), None
+    when unknown."""
     try:
-        return mongo.get_db().name
+        source = mongo.live_source()
+        if source is None:  # the process's first read: open the client, then read the pointer
+            mongo.get_client()
+            source = mongo.live_source()
+        return source
     except Exception:  # noqa: BLE001 - a store that is down: the computation reports it
         return None
 
@@ -75,8 +86,9 @@ def _live_database() -> str | None:
 class FigureCache:
     """Stale-while-revalidate, single-flight per key, thread-safe; process-wide (one per replica)."""
 
-    def __init__(self, *, max_age_s: float = MAX_AGE_S, wait_s: float = WAIT_AFTER_WRITE_S) -> None:
-        self.max_age_s, self.wait_s = max_age_s, wait_s
+    def __init__(self, *, max_age_s: float = MAX_AGE_S, quiet_max_age_s: float = QUIET_MAX_AGE_S,
+                 wait_s: float = WAIT_AFTER_WRITE_S) -> None:
+        self.max_age_s, self.quiet_max_age_s, self.wait_s = max_age_s, quiet_max_age_s, wait_s
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._writes = dict.fromkeys(EVERYTHING, 0)  # per scope: how many times a write touched it
@@ -93,7 +105,7 @@ class FigureCache:
         generation = self._generation(reads)
 
         def run() -> Any:
-            source = _live_database()
+            source = _live_source()
             value = compute()
             with self._lock:
                 if generation >= entry.generation:
@@ -109,12 +121,13 @@ class FigureCache:
         there is one (refreshed in the background when stale), computed now when there is none.
         Errors of a first computation propagate; errors of a background refresh are logged and the
         old value stays."""
-        live = _live_database()
+        live = _live_source()
+        max_age = self.max_age_s if reads & ACCOUNTS else self.quiet_max_age_s
         with self._lock:
             entry = self._entries.setdefault(key, _Entry())
             have = entry.as_of is not None
             current = entry.generation == self._generation(reads) and (live is None or entry.source in (None, live))
-            stale = have and (not current or time.monotonic() - entry.computed_at > self.max_age_s)
+            stale = have and (not current or time.monotonic() - entry.computed_at > max_age)
             future = self._start(key, entry, compute, reads) if (not have or stale) else None
         if not have:
             future.result()  # nobody has a value yet: wait (single-flight: concurrent readers share it)

@@ -251,31 +251,56 @@ def base_db(settings: Settings | None = None) -> Database:
 POINTER = "_generation"  # collection in the blue database: {_id: "generation", generation, database}
 POINTER_WAIT_S = 1.0  # seconds a pointer read may take when the last live database is known
 _pinned: ContextVar[str | None] = ContextVar("p2p_live_mongodb_database", default=None)
+_pinned_source: ContextVar[str | None] = ContextVar("p2p_live_mongodb_source", default=None)
 _last_known: dict[str, str] = {}  # blue database name → the live one last read (used when a read fails)
+_last_source: dict[str, str] = {}  # blue database name → the live data's identity last read (see live_source)
 
 
-def live_name(base: Database, settings: Settings) -> str:
-    """The live database's name, read from the pointer in ``base`` (one find by ``_id``). No pointer
-    (a fresh store, or data from before #19): blue. A failed read: the last one read or written in this
-    process, else blue; the operation that follows meets the same failure and reports it."""
+def _read_pointer(base: Database, settings: Settings) -> tuple[str, str | None]:
+    """The live database's name and the live data's identity, ``<database>@<generation id>``, from
+    the pointer in ``base`` (one find by ``_id``). No pointer (a fresh store, or data from before
+    #19): blue. A failed read: the last one read or written in this process, else blue (identity
+    unknown); the operation that follows meets the same failure and reports it."""
     known = _last_known.get(base.name)
     try:
         # Bounded (server selection included) when there is a fallback: a store that is down costs a
         # page run one short wait here, and the operation that follows reports it.
         with pymongo.timeout(POINTER_WAIT_S) if known else nullcontext():
-            doc = base[POINTER].find_one({"_id": "generation"}, {"database": 1})
+            doc = base[POINTER].find_one({"_id": "generation"}, {"database": 1, "generation": 1})
     except pymongo.errors.PyMongoError:
-        return known or base.name
+        return known or base.name, _last_source.get(base.name)
     name = (doc or {}).get("database") or base.name
     if name not in settings.mongodb_dbs:  # only ever one of the two
         name = base.name
-    _last_known[base.name] = name
-    return name
+    source = f"{name}@{(doc or {}).get('generation') or ''}"
+    _last_known[base.name], _last_source[base.name] = name, source
+    return name, source
+
+
+def live_name(base: Database, settings: Settings) -> str:
+    """The live database's name (see :func:`_read_pointer`)."""
+    return _read_pointer(base, settings)[0]
+
+
+def live_source() -> str | None:
+    """What the live data is: ``<database>@<generation id>``, which changes with every reseed or
+    reset in any process, even when the same database is live again (blue, green, blue). The page
+    run's own when pinned (:func:`one_generation`); else read now; None when no client exists yet in
+    this process or the pointer could never be read. The figure cache keys its values by it (#17)."""
+    pinned = _pinned_source.get()
+    if pinned is not None:
+        return pinned
+    client = STORE.current()
+    if client is None:
+        return None
+    settings = STORE.settings
+    return _read_pointer(client[settings.mongodb_db], settings)[1]
 
 
 def remember_live(base_name: str, database: str) -> None:
     """The process that flips the pointer knows the new live database at once (its fallback, above)."""
     _last_known[base_name] = database
+    _last_source.pop(base_name, None)  # its identity is read again with the pointer
 
 
 @contextmanager
@@ -283,16 +308,17 @@ def one_generation(settings: Settings | None = None) -> Iterator[None]:
     """Inside: ``get_db()`` is the database that was live on entry (one pointer read, none when no
     client exists yet in this process: then each call reads it). A page run sees one generation even
     when a reseed in another process swaps meanwhile; its next run sees the new one."""
-    name = None
+    name = source = None
     client = STORE.current()
     if client is not None:
         settings = settings or STORE.settings
-        name = live_name(client[settings.mongodb_db], settings)
-    token = _pinned.set(name)
+        name, source = _read_pointer(client[settings.mongodb_db], settings)
+    token, source_token = _pinned.set(name), _pinned_source.set(source)
     try:
         yield
     finally:
         _pinned.reset(token)
+        _pinned_source.reset(source_token)
 
 
 def close_client() -> None:
