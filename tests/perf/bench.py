@@ -254,17 +254,36 @@ def bench_steps(runs: int) -> dict:
         next(b for b in at.button if b.label.strip("\u2068\u2069").startswith(("Deactivate", "Reactivate"))).click()
         return at
 
-    steps = {"map_layer_switch": layer_switch, "map_filter": a_filter, "map_open_case": open_case,
-             "forum_thread_open": thread_open, "role_save": role_save, "deactivate": deactivate}
+    def deck(at: AppTest) -> str:
+        return at.get("deck_gl_json_chart")[0].proto.json
+
+    def labels(at: AppTest) -> list[str]:
+        return [b.label for b in at.button]
+
+    def account(n: int) -> dict:
+        return directory.get_account(user_id=str(people[n % len(people)]["id"]))
+
+    # Each step with what shows it took effect: a figure of a step that did nothing would mislead.
+    steps = {"map_layer_switch": (layer_switch, lambda at, n, was: '"HeatmapLayer"' in deck(at)),
+             "map_filter": (a_filter, lambda at, n, was: at.selectbox(key="industry").value != "All"
+                            and len(at.dataframe[0].value) < directory_cases),
+             "map_open_case": (open_case, lambda at, n, was: "Close" in labels(at)),
+             "forum_thread_open": (thread_open, lambda at, n, was: "Back to the list" in labels(at)),
+             "role_save": (role_save, lambda at, n, was: account(n)["role"] != was["role"]),
+             "deactivate": (deactivate, lambda at, n, was: account(n)["is_active"] != was["is_active"])}
+    directory_cases = db[mongo.USE_CASES].estimated_document_count()
     out = {}
-    for name, prepare in steps.items():
+    for name, (prepare, took_effect) in steps.items():
         times, errors = [], []
         for n in range(runs):
             at = prepare(n)
+            was = account(n)  # what the write steps must change
             start = time.perf_counter()
             at.run()
             times.append((time.perf_counter() - start) * 1000)
             errors.extend(str(e.value)[:120] for e in at.exception)
+            if not at.exception and not took_effect(at, n, was):
+                errors.append("the change did not show on the page")
         out[name] = {"run_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1),
                      "runs": runs, "exceptions": errors[:2]}
     return out
