@@ -465,6 +465,24 @@ def _walk(page_size: int, **kwargs) -> list[str]:
     raise AssertionError("paging did not end")
 
 
+def test_bounded_pages_follow_writes_made_after_the_last_read(scaled):
+    """An unfiltered page is read from a bounded range first (#17: the embedded server reads a sorted
+    find's whole range before its limit), the first page from where it ended the last time. Posts
+    written since — from outside the app — are still where they belong: one raised above that
+    bound comes first, and when the posts inside it drop out the page is read again unbounded."""
+    posts = mongo.get_db()[mongo.FORUM_POSTS]
+    for sort, key in forum.SORT_FIELDS.items():
+        assert _walk(7, sort=sort) == _expected_order({}, sort)  # remembers where the first page ended
+        order = _expected_order({"is_pinned": False}, sort)
+        top = datetime(2100, 1, 1, tzinfo=UTC) if sort == "activity" else 10**9
+        low = datetime(1990, 1, 1, tzinfo=UTC) if sort == "activity" else 0
+        posts.update_one({"_id": order[-1]}, {"$set": {key: top}})
+        assert [r.id for r in forum.list_posts(sort=sort, page_size=7).rows if not r.pinned][0] == order[-1]
+        posts.update_many({"_id": {"$in": order[:12]}}, {"$set": {key: low}})
+        assert _walk(7, sort=sort) == _expected_order({}, sort), sort
+        assert _walk(3, sort=sort) == _expected_order({}, sort), sort
+
+
 def test_keyset_paging_returns_every_post_exactly_once(scaled):
     posts = mongo.get_db()[mongo.FORUM_POSTS]
     assert posts.estimated_document_count() > 50
