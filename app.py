@@ -51,7 +51,5 @@ else:
     shell.sidebar(me)
     session_cookie.sync(me.token, where=st.sidebar)
 shell.show_notices()
-# The run reads one MongoDB generation, even if a reseed swaps meanwhile (#19), and waits for a
-# figure's refresh only when it must show this person's own write (#17).
-with mongo.one_generation(), shell.figure_reader():
+with mongo.one_generation():  # the run reads one MongoDB generation, even if a reseed swaps meanwhile (#19)
     crash_guard.run_page(page)  # errors logged with an id, no stack trace (#14)

@@ -111,20 +111,9 @@ def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
 def refresh_after_write(touched: frozenset[str] = stats.EVERYTHING) -> None:
     """After any write the person made: every cached read is stale, and the figures that read what the
     write ``touched`` (``stats.ACCOUNTS`` for a change to accounts; everything by default): the next
-    read of one refreshes it and waits for it (#17); only this person's runs wait (see figure_reader)."""
+    read of one refreshes it and waits for it (#17)."""
     st.cache_data.clear()
     stats.invalidate(touched)
-    st.session_state[_FIGURE_WRITES_KEY] = stats.FIGURES.writes()
-
-
-_FIGURE_WRITES_KEY = "_figure_writes"  # the figure cache's write counts after this person's last write
-
-
-def figure_reader():
-    """The page run reads figures for this person: it waits for a refresh only when the figure does
-    not include their own last write yet; others' writes are served from the earlier value while the
-    refresh runs (p2p_store/stores/figures.py, #17)."""
-    return stats.reader(st.session_state.get(_FIGURE_WRITES_KEY, {}))
 
 
 def notify(message: str, icon: str = ":material/check_circle:") -> None:

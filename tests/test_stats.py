@@ -170,35 +170,6 @@ def test_a_reseed_in_another_process_is_seen_at_once_even_on_the_same_database(d
             pointer.replace_one({"_id": "generation"}, old)
 
 
-def test_only_the_writer_waits_for_the_refresh_after_a_write():
-    """After a write, the person who wrote waits for the refresh that includes it; another person
-    reading the same figure meanwhile is served the earlier value at once (#17: with ten people each
-    changing a role, every Users and Forum page waited for one refresh after another)."""
-    cache = figures.FigureCache(max_age_s=3600)
-    gate, values = threading.Event(), iter([1, 2])
-
-    def compute():
-        value = next(values)
-        if value == 2:
-            gate.wait(5)
-        return value
-
-    with figures.reader({}):
-        assert cache.get("k", compute, figures.ACCOUNTS).value == 1
-    cache.invalidate(figures.ACCOUNTS)
-    mine = cache.writes()
-    with figures.reader({}):  # someone who did not write: the earlier value, no wait
-        started = time.perf_counter()
-        other = cache.get("k", compute, figures.ACCOUNTS)
-        assert time.perf_counter() - started < 0.5
-        assert (other.value, other.refreshing) == (1, True)
-    threading.Timer(0.3, gate.set).start()
-    with figures.reader(mine):  # the writer: waits for the refresh that includes the write
-        assert cache.get("k", compute, figures.ACCOUNTS).value == 2
-    with figures.reader({}):
-        assert cache.get("k", compute, figures.ACCOUNTS).value == 2
-
-
 def test_a_failing_refresh_keeps_the_old_value():
     cache = figures.FigureCache(max_age_s=0.01)
     assert cache.get("k", lambda: "old").value == "old"

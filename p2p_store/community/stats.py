@@ -31,7 +31,6 @@ from p2p_store.stores.figures import (  # noqa: F401 - re-exported
     Cached,
     collection_sizes,
     invalidate,
-    reader,
 )
 
 MAX_TIME_MS = 20_000  # per aggregation; a refresh in the background may take its time, never forever

@@ -10,13 +10,6 @@ held the embedded server's lock for seconds after each click, so the very next r
 reads a figure, waited behind them (a deactivate 2.9 s; ten sessions timed out, #17), and writes in
 a row each paid for them again.
 
-Only the writer waits. A page run names its reader (:func:`reader`: the write counts as they stood
-after the person's last write, kept in their session); a reader whose own write a figure does not
-include yet waits for the refresh, anyone else is served the earlier value while it runs. Before,
-every session read after anyone's write waited: with ten people each changing a role, the Users and
-Forum pages of all ten waited for one refresh after another. Outside a page run (the command line,
-tests) no reader is named and a read after any write waits.
-
 A figure remembers which data it was computed on (the live MongoDB database and its generation id,
 #19): after a reseed or reset in any process, the next read treats it as written. Otherwise another
 replica's writes show at most ``max_age`` + one refresh later. That age depends on what a figure
@@ -37,10 +30,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -58,22 +49,6 @@ SIZE_MAX_TIME_MS = 20_000  # per count; a refresh in the background may take its
 # Scopes are sets, so a figure that reads two is ``FORUM | ACCOUNTS``.
 ACCOUNTS, FORUM, USE_CASES = frozenset({"accounts"}), frozenset({"forum"}), frozenset({"use_cases"})
 EVERYTHING = ACCOUNTS | FORUM | USE_CASES
-
-
-# The page run's reader: per scope, the write count just after the person's own last write ({} when
-# they wrote nothing); None outside a page run. See the module doc.
-_reader_writes: ContextVar[Mapping[str, int] | None] = ContextVar("p2p_figures_reader", default=None)
-
-
-@contextmanager
-def reader(writes: Mapping[str, int]) -> Iterator[None]:
-    """Inside: reads are made for a person whose last write left the counts ``writes`` (from
-    :meth:`FigureCache.writes` after their write; ``{}`` if they wrote nothing)."""
-    token = _reader_writes.set(writes)
-    try:
-        yield
-    finally:
-        _reader_writes.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,21 +121,17 @@ class FigureCache:
         there is one (refreshed in the background when stale), computed now when there is none.
         Errors of a first computation propagate; errors of a background refresh are logged and the
         old value stays."""
-        live, seen = _live_source(), _reader_writes.get()
+        live = _live_source()
         max_age = self.max_age_s if reads & ACCOUNTS else self.quiet_max_age_s
         with self._lock:
             entry = self._entries.setdefault(key, _Entry())
             have = entry.as_of is not None
-            same_data = live is None or entry.source in (None, live)
-            current = entry.generation == self._generation(reads) and same_data
+            current = entry.generation == self._generation(reads) and (live is None or entry.source in (None, live))
             stale = have and (not current or time.monotonic() - entry.computed_at > max_age)
             future = self._start(key, entry, compute, reads) if (not have or stale) else None
-            # Wait only for what this reader must see: a new data set (a reseed), or their own write
-            # (any write, when no reader is named).
-            mine = not same_data or seen is None or entry.generation < sum(seen.get(s, 0) for s in reads)
         if not have:
             future.result()  # nobody has a value yet: wait (single-flight: concurrent readers share it)
-        elif not current and future is not None and mine:
+        elif not current and future is not None:
             try:  # the person wrote: wait a little for figures that include their write
                 future.result(timeout=self.wait_s)
             except Exception:  # noqa: BLE001 - a timeout or a failed refresh: serve the old value
@@ -168,11 +139,6 @@ class FigureCache:
         with self._lock:
             refreshing = entry.future is not None and not entry.future.done()
             return Cached(entry.value, entry.as_of, refreshing)
-
-    def writes(self) -> dict[str, int]:
-        """The write count per scope so far (what :func:`reader` takes after a person's write)."""
-        with self._lock:
-            return dict(self._writes)
 
     def invalidate(self, touched: frozenset[str] = EVERYTHING) -> None:
         """After a write to ``touched`` (all by default): every figure that reads any of it is out of
